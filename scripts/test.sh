@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every suite `make test` owns and ends with one line: "N passed, N failed".
+#   C unit tests (cmocka) on the normal and the ASan+UBSan build;
+#   black-box tests (node --test, real binary over real sockets) on both builds;
+#   browser tests (playwright-core + Debian's chromium) on the normal build.
+# Suites can be narrowed with SUITES="unit e2e browser".
+set -u
+cd "$(dirname "$0")/.."
+
+suites=${SUITES:-"unit e2e browser"}
+pass=0
+fail=0
+failed_names=()
+
+count() { # $1 passed, $2 failed, $3 name
+	pass=$((pass + $1))
+	fail=$((fail + $2))
+	[ "$2" -eq 0 ] || failed_names+=("$3")
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-"detect_leaks=1:abort_on_error=0:halt_on_error=1"}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-"print_stacktrace=1:halt_on_error=1"}
+
+if [[ " $suites " == *" unit "* ]]; then
+	for t in build/tests/test_* build/asan/tests/test_*; do
+		[ -x "$t" ] || continue
+		out=$("$t" 2>&1)
+		rc=$?
+		p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -n1)
+		f=$(grep -oE '\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -n1)
+		p=${p:-0}
+		f=${f:-0}
+		# A crash or sanitizer abort counts as a failure even if cmocka said nothing.
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		echo "unit $t: $p passed, $f failed"
+		[ "$f" -eq 0 ] || echo "$out" | tail -n 40
+		count "$p" "$f" "$t"
+	done
+fi
+
+node_suite() { # $1 name, $2 binary, rest: paths
+	local name=$1 bin=$2
+	shift 2
+	local log
+	log=$(mktemp)
+	INLET_BIN=$bin node --test --test-concurrency=2 --test-reporter=spec "$@" >"$log" 2>&1
+	local rc=$?
+	local p f
+	p=$(grep -aE '^ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n1)
+	f=$(grep -aE '^ℹ fail [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	if [ "$f" -ne 0 ] || [ -n "${VERBOSE:-}" ]; then cat "$log"; else tail -n 12 "$log"; fi
+	echo "$name: $p passed, $f failed"
+	count "$p" "$f" "$name"
+	rm -f "$log"
+}
+
+if [[ " $suites " == *" e2e "* || " $suites " == *" browser "* ]]; then
+	if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+		npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; count 0 1 npm; }
+	fi
+fi
+if [[ " $suites " == *" e2e "* ]]; then
+	node_suite "e2e (build/inlet)" build/inlet tests/e2e/
+	node_suite "e2e (build/asan/inlet)" build/asan/inlet tests/e2e/
+fi
+if [[ " $suites " == *" browser "* ]]; then
+	node_suite "browser" build/inlet tests/browser/
+fi
+
+[ ${#failed_names[@]} -eq 0 ] || printf 'failed: %s\n' "${failed_names[@]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -1,0 +1,51 @@
+/* Management API handlers (/api/v1), one file per resource, and the
+ * helpers they share. Every handler authenticates first and scopes every
+ * query to the caller's account. */
+#ifndef INLET_API_API_H
+#define INLET_API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_req;
+struct json_object;
+
+/* The caller's account from "Authorization: Bearer <token>"; on failure
+ * the 401 answer is already set and a non-zero code returned. */
+int api_auth(struct http_req *r, int64_t *account_id);
+/* The request body as a JSON object (caller puts it); on failure the 400
+ * answer is set and NULL returned. */
+struct json_object *api_body(struct http_req *r);
+/* "2026-11-23T15:00:00.123Z" into out (at least 32 bytes). */
+void api_time(int64_t ms, char *out, size_t size);
+struct json_object *api_time_json(int64_t ms);
+/* Parses ISO 8601 (date, or date-time with optional fraction and Z or
+ * offset) or unix milliseconds. INLET_EINVAL otherwise. */
+int api_parse_time(const char *s, int64_t *ms);
+/* A string member of obj, or NULL when absent/null; INLET_EINVAL (and a
+ * 400 answer) when present with another type. */
+int api_get_string(struct http_req *r, struct json_object *obj, const char *key, const char **out);
+
+void api_account_get(struct http_req *r);
+
+void api_endpoints_list(struct http_req *r);
+void api_endpoints_create(struct http_req *r);
+void api_endpoint_get(struct http_req *r);
+void api_endpoint_patch(struct http_req *r);
+void api_endpoint_delete(struct http_req *r);
+
+void api_keys_list(struct http_req *r);
+void api_keys_create(struct http_req *r);
+void api_key_delete(struct http_req *r);
+
+void api_submissions_list(struct http_req *r);
+void api_submission_get(struct http_req *r);
+void api_submission_patch(struct http_req *r);
+void api_submission_delete(struct http_req *r);
+void api_submission_file(struct http_req *r);
+
+void api_openapi(struct http_req *r);
+void api_healthz(struct http_req *r);
+void api_metrics(struct http_req *r);
+
+#endif

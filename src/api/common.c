@@ -1,0 +1,179 @@
+#include "api/api.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "app/app.h"
+#include "core/err.h"
+#include "http/http.h"
+#include "store/tenant.h"
+#include "vault/vault.h"
+
+int api_auth(struct http_req *r, int64_t *account_id)
+{
+	struct app *app = http_app(r);
+	const char *h = http_header(r, "Authorization");
+	uint8_t hash[32];
+	int rc;
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) > 200) {
+		http_add_header(r, "WWW-Authenticate", "Bearer");
+		http_error(r, 401, "unauthorized", "Send an API key as \"Authorization: Bearer <key>\".");
+		return INLET_EAUTH;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	vault_sha256(h, strlen(h), hash);
+	rc = tenant_key_auth(app->tenant, hash, account_id);
+	if (rc == INLET_EAUTH) {
+		http_add_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		http_error(r, 401, "unauthorized", "The API key is not valid.");
+	} else if (rc) {
+		http_error_rc(r, rc);
+	}
+	return rc;
+}
+
+json_object *api_body(struct http_req *r)
+{
+	size_t len;
+	const char *body = http_body(r, &len);
+	struct json_tokener *tok;
+	json_object *o;
+
+	if (len == 0) {
+		http_error(r, 400, "invalid", "Send a JSON object as the request body.");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(32);
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(o);
+		o = NULL;
+		http_error(r, 400, "invalid", "The request body is not valid JSON.");
+	} else if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+		http_error(r, 400, "invalid", "The request body must be a JSON object.");
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+void api_time(int64_t ms, char *out, size_t size)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+json_object *api_time_json(int64_t ms)
+{
+	char buf[40];
+
+	api_time(ms, buf, sizeof(buf));
+	return json_object_new_string(buf);
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int api_parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
+	const char *p;
+	char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (*s && strspn(s, "0123456789") == strlen(s)) {
+		long long v = strtoll(s, &end, 10);
+
+		if (*end || strlen(s) > 15)
+			return INLET_EINVAL;
+		*ms = v;
+		return 0;
+	}
+	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    digits(s + 8, 2, &d))
+		return INLET_EINVAL;
+	p = s + 10;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (strlen(p) < 6 || digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &mi))
+			return INLET_EINVAL;
+		p += 6;
+		if (*p == ':') {
+			if (digits(p + 1, 2, &sec))
+				return INLET_EINVAL;
+			p += 3;
+		}
+		if (*p == '.') {
+			int n = 0, scale = 100;
+
+			for (p++; isdigit((unsigned char)*p); p++, n++) {
+				frac += (*p - '0') * scale;
+				scale /= 10;
+			}
+			if (n == 0)
+				return INLET_EINVAL;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int oh, om;
+
+			if (strlen(p) != 6 || digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
+				return INLET_EINVAL;
+			off = (oh * 60 + om) * (*p == '+' ? 1 : -1);
+			p += 6;
+		}
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return INLET_EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*ms = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + frac;
+	return 0;
+}
+
+int api_get_string(struct http_req *r, json_object *obj, const char *key, const char **out)
+{
+	json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "\"%s\" must be a string.", key);
+		http_error(r, 400, "invalid", msg);
+		return INLET_EINVAL;
+	}
+	*out = json_object_get_string(v);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* Operating routes: health, metrics, the OpenAPI document. */
+#include <json-c/json.h>
+
+#include "api/api.h"
+#include "app/app.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/metrics.h"
+#include "http/assets.h"
+#include "http/http.h"
+#include "store/subs.h"
+#include "store/tenant.h"
+#include "vault/vault.h"
+
+void api_openapi(struct http_req *r)
+{
+	const struct asset *a = assets_find("docs/openapi.json");
+
+	if (!a) {
+		http_error(r, 404, "not_found", "no OpenAPI document in this build");
+		return;
+	}
+	http_add_header(r, "Cache-Control", "public, max-age=300");
+	http_respond(r, 200, "application/json", a->data, a->size);
+}
+
+void api_healthz(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct account acc;
+	int64_t count;
+	int t_rc, s_rc, ok;
+	json_object *o = json_object_new_object(), *stores = json_object_new_object();
+
+	/* A real read from each store: a lookup that finds nothing still
+	 * proves the database answers. */
+	t_rc = tenant_account_get(app->tenant, -1, NULL, &acc);
+	t_rc = t_rc == INLET_ENOTFOUND ? 0 : t_rc;
+	s_rc = substore_count(app->shared, -1, &count);
+	ok = !t_rc && !s_rc;
+	json_object_object_add(stores, "tenant", json_object_new_string(t_rc ? inlet_errname(t_rc) : "ok"));
+	json_object_object_add(stores, "submissions", json_object_new_string(s_rc ? inlet_errname(s_rc) : "ok"));
+	json_object_object_add(stores, "blobs", json_object_new_string("ok"));
+	json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "degraded"));
+	json_object_object_add(o, "stores", stores);
+	http_add_header(r, "Cache-Control", "no-store");
+	http_respond_json(r, ok ? 200 : 503, o);
+	json_object_put(o);
+}
+
+void api_metrics(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	uint64_t hits, misses;
+	size_t entries;
+	struct buf b;
+
+	buf_init(&b, 4u << 20);
+	vault_cache_stats(app->vault, &hits, &misses, &entries);
+	if (metrics_render(&b, hits, misses, entries))
+		http_error(r, 500, "internal", "metrics too large");
+	else
+		http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	buf_free(&b);
+}

@@ -1,0 +1,427 @@
+/* Submissions: list (keyset pages, newest first), one, status, erase, and
+ * file download. Every id in a URL is a public id (vault/pubid.h) that
+ * names the endpoint too; the endpoint must belong to the caller, else the
+ * answer is 404 whatever the id is. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "api/api.h"
+#include "app/app.h"
+#include "blob/blob.h"
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "store/subs.h"
+#include "store/tenant.h"
+#include "vault/pubid.h"
+#include "vault/vault.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 200
+
+static const char *const status_names[] = { "inbox", "spam", "trash" };
+
+static int status_parse(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The data key that sealed row: the endpoint's current one, or an older
+ * version from the tenant store. Caller releases. */
+static int row_key(struct app *app, const struct endpoint *e, uint32_t version, struct vault_key **out)
+{
+	uint8_t wrapped[ENDPOINT_WRAPPED_MAX];
+	size_t len;
+	int rc;
+
+	if (version == e->key_version)
+		return vault_key_get(app->vault, e->pid, version, e->wrapped, e->wrapped_len, out);
+	if ((rc = tenant_endpoint_key(app->tenant, e->id, version, wrapped, sizeof(wrapped), &len)))
+		return rc;
+	return vault_key_get(app->vault, e->pid, version, wrapped, len, out);
+}
+
+/* Opens the row's sealed record into a JSON object ({fields, files, meta}). */
+static int open_record(struct app *app, const struct endpoint *e, const struct sub_row *row,
+		       const char *pid, json_object **out)
+{
+	struct vault_key *key = NULL;
+	uint8_t *plain = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = row_key(app, e, row->key_version, &key)))
+		goto out;
+	if ((rc = vault_open_record(key, pid, row->sealed, row->sealed_len, &plain, &len)))
+		goto out;
+	*out = json_tokener_parse((const char *)plain);
+	if (!*out)
+		rc = INLET_EDB;
+out:
+	if (rc)
+		log_msg(LOG_ERROR, "submission %s: cannot open: %s", pid, inlet_strerror(rc));
+	if (plain) {
+		secure_wipe(plain, len);
+		free(plain);
+	}
+	vault_key_release(key);
+	return rc;
+}
+
+static json_object *submission_json(struct app *app, const struct endpoint *e,
+				    const struct sub_row *row, int *rc_out)
+{
+	char pid[PUBID_MAX];
+	json_object *rec, *o, *v;
+	int rc;
+
+	pubid_encode(app->ids, "sub_", row->id, e->id, pid);
+	if ((rc = open_record(app, e, row, pid, &rec))) {
+		*rc_out = rc;
+		return NULL;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(pid));
+	json_object_object_add(o, "endpoint_id", json_object_new_string(e->pid));
+	json_object_object_add(o, "created_at", api_time_json(sub_id_ms(row->id)));
+	json_object_object_add(o, "status", json_object_new_string(status_names[row->status % 3]));
+	json_object_object_add(o, "fields", json_object_object_get_ex(rec, "fields", &v) ? json_object_get(v)
+											  : json_object_new_object());
+	json_object_object_add(o, "files", json_object_object_get_ex(rec, "files", &v) ? json_object_get(v)
+											: json_object_new_array());
+	json_object_object_add(o, "meta", json_object_object_get_ex(rec, "meta", &v) ? json_object_get(v)
+										      : json_object_new_object());
+	json_object_put(rec);
+	*rc_out = 0;
+	return o;
+}
+
+static void respond_open_error(struct http_req *r, int rc)
+{
+	if (rc == INLET_ETAMPERED)
+		http_error(r, 500, "tampered", "The stored submission failed its integrity check.");
+	else
+		http_error_rc(r, rc);
+}
+
+void api_submissions_list(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct arena *a = http_arena(r);
+	struct sub_query q = { .status = -1 };
+	struct endpoint e;
+	struct sub_row *rows;
+	size_t n;
+	int64_t aid, ms, cid, cep;
+	const char *v;
+	json_object *o, *data;
+	int rc;
+
+	if (api_auth(r, &aid))
+		return;
+	if ((rc = tenant_endpoint_get(app->tenant, aid, http_param(r, "id"), a, &e))) {
+		if (rc == INLET_ENOTFOUND)
+			http_error(r, 404, "not_found", "No such endpoint.");
+		else
+			http_error_rc(r, rc);
+		return;
+	}
+	q.endpoint_id = e.id;
+	q.limit = LIST_DEFAULT;
+	if ((v = http_query(r, "limit"))) {
+		char *end;
+		long l = strtol(v, &end, 10);
+
+		if (*end || l < 1 || l > LIST_MAX) {
+			http_error(r, 400, "invalid", "limit must be a whole number from 1 to 200.");
+			return;
+		}
+		q.limit = (size_t)l;
+	}
+	if ((v = http_query(r, "status")) && *v && (q.status = status_parse(v)) < 0) {
+		http_error(r, 400, "invalid", "status must be inbox, spam or trash.");
+		return;
+	}
+	if ((v = http_query(r, "since")) && *v) {
+		if (api_parse_time(v, &ms) || ms < 0) {
+			http_error(r, 400, "invalid", "since must be an ISO 8601 time or unix milliseconds.");
+			return;
+		}
+		q.min_id = ms << 20;
+	}
+	if ((v = http_query(r, "until")) && *v) {
+		if (api_parse_time(v, &ms) || ms < 0) {
+			http_error(r, 400, "invalid", "until must be an ISO 8601 time or unix milliseconds.");
+			return;
+		}
+		q.max_id = ms << 20; /* exclusive */
+	}
+	if ((v = http_query(r, "cursor")) && *v) {
+		if (pubid_decode(app->ids, "sub_", v, &cid, &cep) || cep != e.id) {
+			http_error(r, 400, "invalid", "cursor is not valid for this endpoint.");
+			return;
+		}
+		q.before_id = cid;
+	}
+	/* One row more than asked tells whether there is a next page. */
+	q.limit++;
+	if ((rc = substore_list(app_subs(app, e.id), &q, a, &rows, &n))) {
+		http_error_rc(r, rc);
+		return;
+	}
+	q.limit--;
+	o = json_object_new_object();
+	data = json_object_new_array();
+	for (size_t i = 0; i < n && i < q.limit; i++) {
+		json_object *s = submission_json(app, &e, &rows[i], &rc);
+
+		if (!s) {
+			/* One unreadable row must not hide the others. */
+			char pid[PUBID_MAX];
+
+			pubid_encode(app->ids, "sub_", rows[i].id, e.id, pid);
+			s = json_object_new_object();
+			json_object_object_add(s, "id", json_object_new_string(pid));
+			json_object_object_add(s, "endpoint_id", json_object_new_string(e.pid));
+			json_object_object_add(s, "created_at", api_time_json(sub_id_ms(rows[i].id)));
+			json_object_object_add(s, "status", json_object_new_string(status_names[rows[i].status % 3]));
+			json_object_object_add(s, "error", json_object_new_string(inlet_errname(rc)));
+		}
+		json_object_array_add(data, s);
+	}
+	json_object_object_add(o, "data", data);
+	if (n > q.limit) {
+		char pid[PUBID_MAX];
+
+		pubid_encode(app->ids, "sub_", rows[q.limit - 1].id, e.id, pid);
+		json_object_object_add(o, "next_cursor", json_object_new_string(pid));
+	} else {
+		json_object_object_add(o, "next_cursor", NULL);
+	}
+	http_respond_json(r, 200, o);
+	json_object_put(o);
+}
+
+/* Resolves {id} to the caller's endpoint and the row. Answers 404 itself. */
+static int resolve(struct http_req *r, int64_t aid, struct endpoint *e, struct sub_row *row)
+{
+	struct app *app = http_app(r);
+	int64_t id, epid;
+	int rc;
+
+	rc = pubid_decode(app->ids, "sub_", http_param(r, "id"), &id, &epid);
+	if (!rc)
+		rc = tenant_endpoint_by_id(app->tenant, epid, http_arena(r), e);
+	if (!rc && e->account_id != aid)
+		rc = INLET_ENOTFOUND;
+	if (!rc && row)
+		rc = substore_get(app_subs(app, epid), epid, id, http_arena(r), row);
+	if (rc == INLET_ENOTFOUND)
+		http_error(r, 404, "not_found", "No such submission.");
+	else if (rc)
+		http_error_rc(r, rc);
+	return rc;
+}
+
+static void respond_submission(struct http_req *r, const struct endpoint *e, const struct sub_row *row)
+{
+	int rc;
+	json_object *o = submission_json(http_app(r), e, row, &rc);
+
+	if (!o) {
+		respond_open_error(r, rc);
+		return;
+	}
+	http_respond_json(r, 200, o);
+	json_object_put(o);
+}
+
+void api_submission_get(struct http_req *r)
+{
+	struct endpoint e;
+	struct sub_row row;
+	int64_t aid;
+
+	if (api_auth(r, &aid) || resolve(r, aid, &e, &row))
+		return;
+	respond_submission(r, &e, &row);
+}
+
+void api_submission_patch(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct endpoint e;
+	struct sub_row row;
+	int64_t aid;
+	json_object *body;
+	const char *status;
+	int st, rc;
+
+	if (api_auth(r, &aid))
+		return;
+	if (!(body = api_body(r)))
+		return;
+	if (api_get_string(r, body, "status", &status))
+		goto out;
+	if (!status || (st = status_parse(status)) < 0) {
+		http_error(r, 400, "invalid", "\"status\" must be \"inbox\", \"spam\" or \"trash\".");
+		goto out;
+	}
+	if (resolve(r, aid, &e, &row))
+		goto out;
+	if ((rc = substore_set_status(app_subs(app, e.id), e.id, row.id, st))) {
+		http_error_rc(r, rc);
+		goto out;
+	}
+	row.status = st;
+	respond_submission(r, &e, &row);
+out:
+	json_object_put(body);
+}
+
+void api_submission_delete(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct endpoint e;
+	struct sub_row row;
+	char pid[PUBID_MAX], key[160];
+	int64_t aid;
+	int rc;
+
+	if (api_auth(r, &aid) || resolve(r, aid, &e, &row))
+		return;
+	if ((rc = substore_delete(app_subs(app, e.id), e.id, row.id))) {
+		http_error_rc(r, rc);
+		return;
+	}
+	pubid_encode(app->ids, "sub_", row.id, e.id, pid);
+	for (int i = 0; i < row.nfiles; i++) {
+		snprintf(key, sizeof(key), "%s/%s.%d", e.pid, pid, i);
+		app->blobs->ops->remove(app->blobs, key);
+	}
+	http_respond_empty(r, 204);
+}
+
+/* ---- file download -------------------------------------------------------- */
+
+struct blob_source {
+	struct blob_store *bs;
+	struct blob_reader *br;
+};
+
+static long source_blob(void *ctx, void *buf, size_t len)
+{
+	struct blob_source *src = ctx;
+
+	return src->bs->ops->get_read(src->br, buf, len);
+}
+
+static int sink_buf(void *ctx, const void *data, size_t len)
+{
+	return buf_append(ctx, data, len);
+}
+
+/* Content-Disposition with an ASCII fallback and the exact UTF-8 name
+ * (RFC 6266 / RFC 5987). */
+static void disposition(struct http_req *r, const char *name)
+{
+	struct buf b;
+	static const char hex[] = "0123456789ABCDEF";
+
+	buf_init(&b, 4096);
+	buf_puts(&b, "attachment; filename=\"");
+	for (const char *p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		buf_putc(&b, (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '_' : (char)c);
+	}
+	buf_puts(&b, "\"; filename*=UTF-8''");
+	for (const char *p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("!#$&+-.^_`|~", c)) {
+			buf_putc(&b, (char)c);
+		} else {
+			buf_putc(&b, '%');
+			buf_putc(&b, hex[c >> 4]);
+			buf_putc(&b, hex[c & 15]);
+		}
+	}
+	http_add_header(r, "Content-Disposition", b.data);
+	buf_free(&b);
+}
+
+void api_submission_file(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct endpoint e;
+	struct sub_row row;
+	struct vault_key *key = NULL;
+	struct blob_source src = { .bs = app->blobs };
+	json_object *rec = NULL, *files, *file, *v;
+	char pid[PUBID_MAX], bkey[160], *end;
+	const char *ns = http_param(r, "n"), *ctype = "application/octet-stream", *name = "file";
+	struct buf plain;
+	long n;
+	int64_t aid;
+	int rc;
+
+	buf_init(&plain, 0);
+	if (api_auth(r, &aid) || resolve(r, aid, &e, &row))
+		goto out;
+	n = strtol(ns, &end, 10);
+	if (*end || n < 0 || n >= row.nfiles) {
+		http_error(r, 404, "not_found", "No such file.");
+		goto out;
+	}
+	pubid_encode(app->ids, "sub_", row.id, e.id, pid);
+	if ((rc = open_record(app, &e, &row, pid, &rec))) {
+		respond_open_error(r, rc);
+		goto out;
+	}
+	if (json_object_object_get_ex(rec, "files", &files) && (file = json_object_array_get_idx(files, (size_t)n))) {
+		if (json_object_object_get_ex(file, "content_type", &v))
+			ctype = json_object_get_string(v);
+		if (json_object_object_get_ex(file, "name", &v))
+			name = json_object_get_string(v);
+	}
+	snprintf(bkey, sizeof(bkey), "%s/%s.%ld", e.pid, pid, n);
+	if ((rc = app->blobs->ops->get_open(app->blobs, bkey, &src.br))) {
+		http_error_rc(r, rc == INLET_ENOTFOUND ? INLET_EIO : rc);
+		goto out;
+	}
+	if ((rc = row_key(app, &e, row.key_version, &key))) {
+		respond_open_error(r, rc);
+		goto out;
+	}
+	/* The whole plaintext is authenticated before any byte is sent, so a
+	 * tampered file yields a clean error rather than a truncated body. */
+	rc = vault_open_stream(key, pid, (uint32_t)n, source_blob, &src, sink_buf, &plain);
+	if (rc) {
+		log_msg(LOG_ERROR, "file %s: cannot open: %s", bkey, inlet_strerror(rc));
+		respond_open_error(r, rc);
+		goto out;
+	}
+	disposition(r, name);
+	http_add_header(r, "X-Content-Type-Options", "nosniff");
+	http_add_header(r, "Content-Security-Policy", "sandbox");
+	http_respond(r, 200, ctype, plain.data, plain.len);
+out:
+	if (plain.data)
+		secure_wipe(plain.data, plain.len);
+	buf_free(&plain);
+	vault_key_release(key);
+	app->blobs->ops->get_close(src.br);
+	json_object_put(rec);
+}

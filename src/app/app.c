@@ -1,0 +1,119 @@
+#include "app/app.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "blob/blob.h"
+#include "core/alloc.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "endpoint/cache.h"
+#include "ingest/ratelimit.h"
+#include "store/subs.h"
+#include "store/tenant.h"
+#include "vault/pubid.h"
+#include "vault/vault.h"
+
+static int ensure_dir(const char *path)
+{
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		log_msg(LOG_ERROR, "cannot create %s: %s", path, strerror(errno));
+		return INLET_EIO;
+	}
+	return 0;
+}
+
+int app_open(struct app **out, const struct config *cfg, int full)
+{
+	struct app *a = xcalloc(1, sizeof(*a));
+	char path[PATH_MAX + 64];
+	uint8_t idkey[32];
+	int rc;
+
+	a->cfg = *cfg;
+	pthread_mutex_init(&a->salt_lock, NULL);
+	a->salt_day = -1;
+	sub_id_set_node(cfg->node_id);
+	if ((rc = ensure_dir(cfg->data_dir)))
+		goto out;
+	if ((rc = vault_open(&a->vault, cfg->data_dir, cfg->master_key, cfg->key_cache))) {
+		log_msg(LOG_ERROR, "cannot open the vault: %s", inlet_strerror(rc));
+		goto out;
+	}
+	vault_derive(a->vault, "pubid", idkey);
+	a->ids = pubid_create(idkey);
+	secure_wipe(idkey, sizeof(idkey));
+	snprintf(path, sizeof(path), "%s/tenant.db", cfg->data_dir);
+	if ((rc = tenant_open(&a->tenant, path)))
+		goto out;
+	if (!full)
+		goto out;
+	snprintf(path, sizeof(path), "%s/submissions", cfg->data_dir);
+	if ((rc = ensure_dir(path)))
+		goto out;
+	snprintf(path, sizeof(path), "%s/submissions/shared.db", cfg->data_dir);
+	if ((rc = substore_open(&a->shared, path, "shared")))
+		goto out;
+	snprintf(path, sizeof(path), "%s/blobs", cfg->data_dir);
+	if ((rc = blob_fs_open(&a->blobs, path)))
+		goto out;
+	a->endpoints = ep_cache_create(a->tenant, 10000, 5000);
+	a->rl = ratelimit_create();
+out:
+	if (rc) {
+		app_close(a);
+		a = NULL;
+	}
+	*out = a;
+	return rc;
+}
+
+void app_close(struct app *a)
+{
+	if (!a)
+		return;
+	/* Writers first: they may still be committing what requests handed over. */
+	substore_close(a->shared);
+	ep_cache_destroy(a->endpoints);
+	ratelimit_destroy(a->rl);
+	blob_close(a->blobs);
+	tenant_close(a->tenant);
+	pubid_destroy(a->ids);
+	vault_destroy(a->vault);
+	secure_wipe(a->salt, sizeof(a->salt));
+	pthread_mutex_destroy(&a->salt_lock);
+	free(a);
+}
+
+struct substore *app_subs(struct app *a, int64_t endpoint_id)
+{
+	(void)endpoint_id; /* every endpoint lives in the shared store for now */
+	return a->shared;
+}
+
+int app_ip_hash(struct app *a, const char *ip, char out[65])
+{
+	int64_t day = now_ms() / 86400000;
+	uint8_t salt[32], mac[32];
+	int rc = 0;
+
+	pthread_mutex_lock(&a->salt_lock);
+	if (a->salt_day != day) {
+		rc = tenant_daily_salt(a->tenant, day, a->salt);
+		if (!rc)
+			a->salt_day = day;
+	}
+	memcpy(salt, a->salt, sizeof(salt));
+	pthread_mutex_unlock(&a->salt_lock);
+	if (!rc) {
+		vault_hmac_sha256(salt, sizeof(salt), ip, strlen(ip), mac);
+		hex_encode(out, mac, sizeof(mac));
+	}
+	secure_wipe(salt, sizeof(salt));
+	return rc;
+}

@@ -1,0 +1,50 @@
+/* The application: every long-lived object the handlers use, opened from
+ * the config in dependency order and closed in reverse. Handlers reach it
+ * through http_app(). Layout of the data folder:
+ *   DATA/master.key              the master key (unless INLET_MASTER_KEY)
+ *   DATA/tenant.db               accounts, users, keys, endpoints
+ *   DATA/submissions/shared.db   sealed submissions of every endpoint
+ *   DATA/blobs/<endpoint>/...    sealed files */
+#ifndef INLET_APP_APP_H
+#define INLET_APP_APP_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct vault;
+struct tenant;
+struct substore;
+struct blob_store;
+struct ep_cache;
+struct ratelimit;
+struct pubid;
+
+struct app {
+	struct config cfg;
+	struct vault *vault;
+	struct tenant *tenant;
+	struct substore *shared;  /* DATA/submissions/shared.db */
+	struct blob_store *blobs;
+	struct ep_cache *endpoints;
+	struct ratelimit *rl;
+	struct pubid *ids;
+	pthread_mutex_t salt_lock;
+	int64_t salt_day;         /* under salt_lock */
+	uint8_t salt[32];         /* under salt_lock */
+};
+
+/* Opens the data folder (creating it). full = 0 opens only what the CLI
+ * needs (tenant store and vault). */
+int app_open(struct app **out, const struct config *cfg, int full);
+/* Flushes writers and closes everything. Accepts NULL. */
+void app_close(struct app *a);
+
+/* The submission store that holds endpoint_id's submissions. */
+struct substore *app_subs(struct app *a, int64_t endpoint_id);
+
+/* Hex HMAC of the client IP under today's salt (out: 65 bytes). */
+int app_ip_hash(struct app *a, const char *ip, char out[65]);
+
+#endif

@@ -1,0 +1,41 @@
+/* Every setting and every cap in one struct. Precedence: command-line flags
+ * over INLET_* environment over the defaults below. */
+#ifndef INLET_CORE_CONFIG_H
+#define INLET_CORE_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+struct config {
+	char listen_host[64];     /* INLET_LISTEN host part; default 127.0.0.1 */
+	unsigned listen_port;     /* INLET_LISTEN port part; default 8080 */
+	char data_dir[PATH_MAX];  /* INLET_DATA_DIR; default ./data */
+	char public_url[256];     /* INLET_PUBLIC_URL; default http://<listen> */
+	const char *master_key;   /* INLET_MASTER_KEY (base64 of 32 bytes) or NULL */
+	unsigned threads;         /* INLET_THREADS; HTTP worker pool, default max(2, cores) */
+	unsigned max_connections; /* INLET_MAX_CONNECTIONS; default 4096 */
+	unsigned max_per_ip;      /* INLET_MAX_CONNECTIONS_PER_IP; default 0 = off */
+	unsigned timeout_s;       /* INLET_CONNECTION_TIMEOUT; idle seconds, default 30 */
+	int trust_proxy;          /* INLET_TRUST_PROXY=1: client IP from X-Forwarded-For */
+	unsigned node_id;         /* INLET_NODE_ID 0..255, goes into submission ids */
+	size_t key_cache;         /* INLET_KEY_CACHE; unwrapped data keys kept, default 1024 */
+	/* Caps on what one request may bring. */
+	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
+	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */
+	size_t api_body_max;      /* management API bodies, 1 MiB */
+	size_t max_fields;        /* INLET_MAX_FIELDS; pairs per post, 500 */
+	size_t max_name_len;      /* field name bytes, 256 */
+	size_t max_value_len;     /* INLET_MAX_FIELD_LENGTH; one value's bytes, 64 KiB */
+	size_t max_parts_header;  /* one multipart part's header bytes, 8 KiB */
+};
+
+void config_defaults(struct config *c);
+/* Applies INLET_* variables; on a bad value writes a message into err and
+ * returns INLET_EINVAL. */
+int config_from_env(struct config *c, char *err, size_t errsize);
+/* Parses "HOST:PORT" (IPv6 as [::1]:8080) into the config. */
+int config_set_listen(struct config *c, const char *hostport);
+/* Fills public_url from listen when unset, using the bound port. */
+void config_finish(struct config *c, unsigned bound_port);
+
+#endif

@@ -1,0 +1,183 @@
+#include "endpoint/cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define NBUCKETS 1024
+
+struct node {
+	struct node *next;
+	struct ep_entry *e; /* the cache holds one reference */
+};
+
+struct ep_cache {
+	pthread_mutex_t lock;
+	struct tenant *t;
+	struct node *buckets[NBUCKETS]; /* under lock */
+	size_t n, max;                  /* under lock */
+	int64_t ttl_ms;
+};
+
+static unsigned hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % NBUCKETS;
+}
+
+void ep_entry_release(struct ep_entry *e)
+{
+	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	free(e->pid);
+	free(e->key);
+	free(e->kind);
+	free(e->name);
+	free(e->location);
+	settings_free(&e->settings);
+	free(e);
+}
+
+struct ep_cache *ep_cache_create(struct tenant *t, size_t max_entries, int64_t ttl_ms)
+{
+	struct ep_cache *c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->lock, NULL);
+	c->t = t;
+	c->max = max_entries ? max_entries : 10000;
+	c->ttl_ms = ttl_ms;
+	return c;
+}
+
+static void clear_all(struct ep_cache *c)
+{
+	for (int i = 0; i < NBUCKETS; i++) {
+		struct node *nd = c->buckets[i], *next;
+
+		for (; nd; nd = next) {
+			next = nd->next;
+			ep_entry_release(nd->e);
+			free(nd);
+		}
+		c->buckets[i] = NULL;
+	}
+	c->n = 0;
+}
+
+void ep_cache_destroy(struct ep_cache *c)
+{
+	if (!c)
+		return;
+	clear_all(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Unlinks key's node (under lock); returns 1 if one was removed. */
+static int unlink_key(struct ep_cache *c, const char *key)
+{
+	struct node **pp = &c->buckets[hash(key)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->e->key, key) == 0) {
+			struct node *nd = *pp;
+
+			*pp = nd->next;
+			ep_entry_release(nd->e);
+			free(nd);
+			c->n--;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void ep_cache_invalidate(struct ep_cache *c, const char *key)
+{
+	pthread_mutex_lock(&c->lock);
+	unlink_key(c, key);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int load(struct ep_cache *c, const char *key, struct ep_entry **out)
+{
+	struct arena *a = arena_create(4096);
+	struct endpoint ep;
+	struct ep_entry *e;
+	char err[200];
+	int rc;
+
+	if ((rc = tenant_endpoint_by_key(c->t, key, a, &ep)))
+		goto out;
+	e = xcalloc(1, sizeof(*e));
+	atomic_init(&e->refs, 1);
+	e->id = ep.id;
+	e->account_id = ep.account_id;
+	e->pid = xstrdup(ep.pid);
+	e->key = xstrdup(ep.key);
+	e->kind = xstrdup(ep.kind);
+	e->name = xstrdup(ep.name);
+	e->location = xstrdup(ep.location);
+	e->key_version = ep.key_version;
+	memcpy(e->wrapped, ep.wrapped, ep.wrapped_len);
+	e->wrapped_len = ep.wrapped_len;
+	e->loaded_ms = now_ms();
+	if (settings_parse(ep.settings, &e->settings, err, sizeof(err))) {
+		/* Stored settings were validated on the way in; if they are
+		 * unreadable now, fall back to defaults rather than refuse posts. */
+		log_msg(LOG_WARN, "endpoint %s: stored settings invalid (%s); using defaults", ep.pid, err);
+		settings_parse(NULL, &e->settings, err, sizeof(err));
+	}
+	*out = e;
+out:
+	arena_destroy(a);
+	return rc;
+}
+
+int ep_cache_get(struct ep_cache *c, const char *key, struct ep_entry **out)
+{
+	struct node *nd;
+	struct ep_entry *e = NULL;
+	int64_t now = now_ms();
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	for (nd = c->buckets[hash(key)]; nd; nd = nd->next) {
+		if (strcmp(nd->e->key, key) == 0) {
+			if (now - nd->e->loaded_ms < c->ttl_ms) {
+				e = nd->e;
+				atomic_fetch_add(&e->refs, 1);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (e) {
+		*out = e;
+		return 0;
+	}
+	if ((rc = load(c, key, &e)))
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	unlink_key(c, key);
+	if (c->n >= c->max)
+		clear_all(c); /* rare: a cache this full is cheaper to refill */
+	nd = xmalloc(sizeof(*nd));
+	nd->e = e;
+	atomic_fetch_add(&e->refs, 1);
+	nd->next = c->buckets[hash(key)];
+	c->buckets[hash(key)] = nd;
+	c->n++;
+	pthread_mutex_unlock(&c->lock);
+	*out = e;
+	return 0;
+}

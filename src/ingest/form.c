@@ -1,0 +1,795 @@
+/* POST /f/{key}: the path of one submission.
+ *   begin:  endpoint (cache), origin, active, rate limit, content type, caps;
+ *           a multipart post gets its id and key now, so files can stream.
+ *   body:   multipart parts stream through the Vault into the blob store;
+ *           other bodies collect up to the form cap.
+ *   handle: fields, special fields, validation, honeypot, metadata; the
+ *           record is sealed and handed to the endpoint's writer, and the
+ *           request is parked until the writer has committed it. Only then
+ *           does the client get its answer. */
+
+#include "ingest/form.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "app/app.h"
+#include "blob/blob.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "endpoint/cache.h"
+#include "http/http.h"
+#include "ingest/header.h"
+#include "ingest/kv.h"
+#include "ingest/multipart.h"
+#include "ingest/page.h"
+#include "ingest/ratelimit.h"
+#include "ingest/urlenc.h"
+#include "store/subs.h"
+#include "vault/pubid.h"
+#include "vault/vault.h"
+
+#define MAX_FILES 100
+
+struct form_file {
+	const char *name, *field, *ctype; /* arena */
+	uint64_t size;
+	char blob_key[160];
+	int committed;              /* blob is in the store */
+};
+
+struct form {
+	struct app *app;
+	struct arena *arena;        /* the request's */
+	struct ep_entry *ep;        /* reference; released with the arena */
+	int html;                   /* the client wants a page, not JSON */
+	enum media media;
+	size_t cap, seen;           /* body cap for this post, bytes seen */
+	char origin[300];           /* from Origin, else Referer; "" if none */
+
+	/* The first failure wins; the answer is sent after the body. */
+	int fail_status;
+	const char *fail_code, *fail_field, *fail_msg;
+	unsigned retry_after;
+
+	struct form_limits lim;
+	struct kv_list kv;
+	struct buf body;            /* non-multipart bodies */
+
+	/* multipart streaming */
+	struct mp_parser *mp;
+	int part_kind;              /* 0 field, 1 file, 2 skipped */
+	const char *part_name;
+	struct buf part_value;
+	struct vault_key *key;
+	struct vault_writer *vw;
+	struct blob_writer *bw;
+	struct form_file files[MAX_FILES];
+	size_t nfiles;
+
+	int64_t sub_id;
+	char sub_pid[PUBID_MAX];
+	int committed;              /* the row is durable: keep the blobs */
+
+	/* The success answer, prepared before the commit. */
+	char *next_url;
+	char *ok_json;
+};
+
+static void fail(struct form *f, int status, const char *code, const char *field, const char *msg)
+{
+	if (f->fail_status)
+		return;
+	f->fail_status = status;
+	f->fail_code = code;
+	f->fail_field = field;
+	f->fail_msg = msg;
+}
+
+/* ---- cleanup ------------------------------------------------------------- */
+
+static void form_cleanup(void *arg)
+{
+	struct form *f = arg;
+
+	mp_destroy(f->mp);
+	vault_writer_destroy(f->vw);
+	if (f->bw)
+		f->app->blobs->ops->put_abort(f->bw);
+	if (!f->committed)
+		for (size_t i = 0; i < f->nfiles; i++)
+			if (f->files[i].committed)
+				f->app->blobs->ops->remove(f->app->blobs, f->files[i].blob_key);
+	vault_key_release(f->key);
+	ep_entry_release(f->ep);
+	buf_free(&f->body);
+	buf_free(&f->part_value);
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+static void cors(struct http_req *r, struct form *f)
+{
+	if (f->origin[0] && f->ep && settings_origin_allowed(&f->ep->settings, f->origin)) {
+		http_add_header(r, "Access-Control-Allow-Origin", f->origin);
+		http_add_header(r, "Vary", "Origin");
+	}
+}
+
+static void respond_failure(struct http_req *r, struct form *f)
+{
+	char retry[16];
+
+	metrics_ingest(f->fail_code);
+	cors(r, f);
+	if (f->retry_after) {
+		snprintf(retry, sizeof(retry), "%u", f->retry_after);
+		http_add_header(r, "Retry-After", retry);
+	}
+	if (f->html) {
+		page_respond(r, f->fail_status, "Your submission was not sent", f->fail_msg,
+			     http_header(r, "Referer"));
+		return;
+	}
+	json_object *root = json_object_new_object(), *errs = json_object_new_array(),
+		    *e = json_object_new_object();
+
+	json_object_object_add(e, "code", json_object_new_string(f->fail_code));
+	if (f->fail_field)
+		json_object_object_add(e, "field", json_object_new_string(f->fail_field));
+	json_object_object_add(e, "message", json_object_new_string(f->fail_msg));
+	json_object_array_add(errs, e);
+	json_object_object_add(root, "error", json_object_new_string(f->fail_msg));
+	json_object_object_add(root, "errors", errs);
+	http_respond_json(r, f->fail_status, root);
+	json_object_put(root);
+}
+
+/* ---- begin --------------------------------------------------------------- */
+
+static void request_origin(struct http_req *r, struct form *f)
+{
+	const char *o = http_header(r, "Origin"), *ref = http_header(r, "Referer");
+
+	f->origin[0] = '\0';
+	if (o && strcmp(o, "null") != 0 && header_origin(o, f->origin, sizeof(f->origin)) == 0)
+		return;
+	f->origin[0] = '\0';
+	if (ref && header_origin(ref, f->origin, sizeof(f->origin)) != 0)
+		f->origin[0] = '\0';
+}
+
+static int mp_part_begin(void *ctx, const struct mp_part *part);
+static int mp_part_data(void *ctx, const char *data, size_t len);
+static int mp_part_end(void *ctx);
+static const struct mp_callbacks mp_cb = { mp_part_begin, mp_part_data, mp_part_end };
+
+static int start_record(struct form *f)
+{
+	int rc = vault_key_get(f->app->vault, f->ep->pid, f->ep->key_version, f->ep->wrapped,
+			       f->ep->wrapped_len, &f->key);
+
+	if (rc) {
+		log_msg(LOG_ERROR, "endpoint %s: data key unavailable: %s", f->ep->pid, inlet_strerror(rc));
+		return rc;
+	}
+	f->sub_id = sub_id_next();
+	pubid_encode(f->app->ids, "sub_", f->sub_id, f->ep->id, f->sub_pid);
+	return 0;
+}
+
+void form_begin(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct arena *a = http_arena(r);
+	struct form *f = arena_zalloc(a, sizeof(*f));
+	const char *ctype = http_header(r, "Content-Type"), *cl;
+	unsigned wait;
+	int rc;
+
+	f->app = app;
+	f->arena = a;
+	buf_init(&f->body, 0);
+	buf_init(&f->part_value, app->cfg.max_value_len);
+	kv_init(&f->kv);
+	f->lim.max_fields = app->cfg.max_fields;
+	f->lim.max_name_len = app->cfg.max_name_len;
+	f->lim.max_value_len = app->cfg.max_value_len;
+	http_set_state(r, f);
+	arena_on_destroy(a, form_cleanup, f);
+	f->html = header_prefers_html(http_header(r, "Accept"));
+	request_origin(r, f);
+
+	rc = ep_cache_get(app->endpoints, http_param(r, "key"), &f->ep);
+	if (rc) {
+		fail(f, rc == INLET_ENOTFOUND ? 404 : 500, rc == INLET_ENOTFOUND ? "FORM_NOT_FOUND" : "INTERNAL",
+		     NULL, rc == INLET_ENOTFOUND ? "This form does not exist." : "The form could not be loaded.");
+		return;
+	}
+	if (f->origin[0] && !settings_origin_allowed(&f->ep->settings, f->origin)) {
+		fail(f, 403, "ORIGIN_NOT_ALLOWED", NULL, "This form does not accept submissions from this site.");
+		return;
+	}
+	if (!f->ep->settings.active) {
+		fail(f, 403, "INACTIVE", NULL, "This form is not accepting submissions.");
+		return;
+	}
+	wait = ratelimit_take(app->rl, f->ep->id, http_client_ip(r), f->ep->settings.rl_per_minute,
+			      f->ep->settings.rl_burst, now_ms());
+	if (wait) {
+		f->retry_after = wait;
+		fail(f, 429, "RATE_LIMITED", NULL, "Too many submissions. Please try again later.");
+		return;
+	}
+	f->media = header_media(ctype);
+	switch (f->media) {
+	case MEDIA_URLENCODED:
+	case MEDIA_JSON:
+		f->cap = app->cfg.form_body_max;
+		buf_init(&f->body, f->cap);
+		break;
+	case MEDIA_MULTIPART: {
+		char boundary[80];
+		struct mp_limits ml = { .max_parts = app->cfg.max_fields + MAX_FILES,
+					.max_header_bytes = app->cfg.max_parts_header };
+
+		f->cap = app->cfg.upload_body_max;
+		if (mp_boundary(ctype, boundary, sizeof(boundary))) {
+			fail(f, 400, "INVALID", NULL, "The multipart body has no boundary.");
+			return;
+		}
+		if (start_record(f)) {
+			fail(f, 500, "INTERNAL", NULL, "The submission could not be stored.");
+			return;
+		}
+		f->mp = mp_create(boundary, &ml, &mp_cb, f);
+		break;
+	}
+	default:
+		fail(f, 415, "UNSUPPORTED_CONTENT_TYPE", NULL,
+		     "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.");
+		return;
+	}
+	cl = http_header(r, "Content-Length");
+	if (cl && strtoull(cl, NULL, 10) > f->cap)
+		fail(f, 413, "BODY_TOO_BIG", NULL, "The submission is too large.");
+}
+
+/* ---- multipart streaming ------------------------------------------------- */
+
+static int sink_blob(void *ctx, const void *data, size_t len)
+{
+	struct form *f = ctx;
+
+	return f->app->blobs->ops->put_write(f->bw, data, len);
+}
+
+static int mp_part_begin(void *ctx, const struct mp_part *part)
+{
+	struct form *f = ctx;
+	struct settings *s = &f->ep->settings;
+	struct form_file *ff;
+	int rc;
+
+	f->part_name = arena_strdup(f->arena, part->name);
+	buf_reset(&f->part_value);
+	if (!part->filename) {
+		f->part_kind = 0;
+		return 0;
+	}
+	if (part->filename[0] == '\0') {
+		/* A file input left empty: browsers send an empty part. */
+		f->part_kind = 2;
+		return 0;
+	}
+	if (!s->files_enabled) {
+		fail(f, 400, "NO_FILE_UPLOADS", f->part_name, "This form does not accept file uploads.");
+		return INLET_EFORBIDDEN;
+	}
+	if (f->nfiles >= s->files_max_count || f->nfiles >= MAX_FILES) {
+		fail(f, 413, "TOO_MANY_FILES", f->part_name, "Too many files were attached.");
+		return INLET_ETOOMANY;
+	}
+	ff = &f->files[f->nfiles];
+	memset(ff, 0, sizeof(*ff));
+	ff->name = arena_strdup(f->arena, part->filename);
+	ff->field = f->part_name;
+	ff->ctype = arena_strdup(f->arena, part->content_type ? part->content_type
+							      : "application/octet-stream");
+	snprintf(ff->blob_key, sizeof(ff->blob_key), "%s/%s.%zu", f->ep->pid, f->sub_pid, f->nfiles);
+	if ((rc = blob_put_begin(f->app->blobs, ff->blob_key, &f->bw))) {
+		fail(f, 500, "INTERNAL", NULL, "The file could not be stored.");
+		return rc;
+	}
+	f->vw = vault_writer_create(f->key, f->sub_pid, (uint32_t)f->nfiles, sink_blob, f);
+	f->nfiles++;
+	f->part_kind = 1;
+	return 0;
+}
+
+static int mp_part_data(void *ctx, const char *data, size_t len)
+{
+	struct form *f = ctx;
+	struct form_file *ff;
+	int rc;
+
+	if (f->part_kind == 2)
+		return 0;
+	if (f->part_kind == 0) {
+		if (buf_append(&f->part_value, data, len)) {
+			fail(f, 413, "BODY_TOO_BIG", f->part_name, "A field is too long.");
+			return INLET_ETOOBIG;
+		}
+		return 0;
+	}
+	ff = &f->files[f->nfiles - 1];
+	ff->size += len;
+	if (ff->size > f->ep->settings.files_max_size) {
+		fail(f, 413, "FILES_TOO_BIG", ff->field, "An attached file is too large.");
+		return INLET_ETOOBIG;
+	}
+	if ((rc = vault_writer_write(f->vw, data, len))) {
+		fail(f, 500, "INTERNAL", NULL, "The file could not be stored.");
+		return rc;
+	}
+	return 0;
+}
+
+static int mp_part_end(void *ctx)
+{
+	struct form *f = ctx;
+	struct blob_writer *bw;
+	int rc;
+
+	if (f->part_kind == 2)
+		return 0;
+	if (f->part_kind == 0) {
+		rc = kv_add(f->arena, &f->kv, &f->lim, f->part_name, strlen(f->part_name),
+			    f->part_value.data ? f->part_value.data : "", f->part_value.len);
+		if (rc)
+			fail(f, 413, rc == INLET_ETOOMANY ? "TOO_MANY_FIELDS" : "BODY_TOO_BIG", f->part_name,
+			     rc == INLET_ETOOMANY ? "The form has too many fields." : "A field is too long.");
+		return rc;
+	}
+	rc = vault_writer_finish(f->vw);
+	vault_writer_destroy(f->vw);
+	f->vw = NULL;
+	bw = f->bw;
+	f->bw = NULL;
+	if (rc) {
+		f->app->blobs->ops->put_abort(bw);
+	} else if (!(rc = f->app->blobs->ops->put_commit(bw))) {
+		f->files[f->nfiles - 1].committed = 1;
+	}
+	if (rc)
+		fail(f, 500, "INTERNAL", NULL, "The file could not be stored.");
+	return rc;
+}
+
+int form_body(struct http_req *r, const char *data, size_t len)
+{
+	struct form *f = http_state(r);
+	int rc;
+
+	if (!f || f->fail_status)
+		return 1;
+	f->seen += len;
+	if (f->seen > f->cap) {
+		fail(f, 413, "BODY_TOO_BIG", NULL, "The submission is too large.");
+		return 1;
+	}
+	if (f->mp) {
+		rc = mp_feed(f->mp, data, len);
+		if (rc && !f->fail_status) {
+			if (rc == INLET_ETOOMANY)
+				fail(f, 413, "TOO_MANY_FIELDS", NULL, "The form has too many fields.");
+			else if (rc == INLET_ETOOBIG)
+				fail(f, 413, "BODY_TOO_BIG", NULL, "A part of the form is too large.");
+			else
+				fail(f, 400, "INVALID", NULL, "The multipart body is malformed.");
+		}
+		return rc ? 1 : 0;
+	}
+	if (buf_append(&f->body, data, len)) {
+		fail(f, 413, "BODY_TOO_BIG", NULL, "The submission is too large.");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- fields -------------------------------------------------------------- */
+
+static const char *const specials[] = { "_next", "_subject", "_replyto", "_cc", "_format", "_gotcha" };
+
+static int is_special(const char *name)
+{
+	for (size_t i = 0; i < sizeof(specials) / sizeof(*specials); i++)
+		if (strcmp(name, specials[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Ordered fields from pairs: a repeated name becomes an array in the place
+ * of its first occurrence. Specials go to their own object. */
+static void fields_from_kv(const struct kv_list *kv, json_object *fields, json_object *special)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		const struct kv *p = &kv->items[i];
+		json_object *target = is_special(p->name) ? special : fields, *old;
+		json_object *val = json_object_new_string_len(p->value, (int)p->value_len);
+
+		if (json_object_object_get_ex(target, p->name, &old)) {
+			if (json_object_is_type(old, json_type_array)) {
+				json_object_array_add(old, val);
+			} else {
+				json_object *arr = json_object_new_array();
+
+				json_object_array_add(arr, json_object_get(old));
+				json_object_array_add(arr, val);
+				json_object_object_add(target, p->name, arr);
+			}
+		} else {
+			json_object_object_add(target, p->name, val);
+		}
+	}
+}
+
+static int fields_from_json(struct form *f, json_object *fields, json_object *special)
+{
+	struct json_tokener *tok = json_tokener_new_ex(32);
+	json_object *root;
+	size_t n = 0;
+	int rc = 0;
+
+	root = json_tokener_parse_ex(tok, f->body.data ? f->body.data : "", (int)f->body.len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != f->body.len) {
+		/* Trailing white space after the value is fine. */
+		size_t end = json_tokener_get_parse_end(tok);
+
+		while (root && end < f->body.len && strchr(" \t\r\n", f->body.data[end]))
+			end++;
+		if (!root || end != f->body.len) {
+			fail(f, 400, "INVALID", NULL, "The JSON body is not valid JSON.");
+			rc = INLET_EINVAL;
+			goto out;
+		}
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		fail(f, 400, "INVALID", NULL, "The JSON body must be an object.");
+		rc = INLET_EINVAL;
+		goto out;
+	}
+	json_object_object_foreach(root, k, v) {
+		if (++n > f->lim.max_fields || strlen(k) > f->lim.max_name_len) {
+			fail(f, 413, n > f->lim.max_fields ? "TOO_MANY_FIELDS" : "BODY_TOO_BIG", NULL,
+			     "The form has too many or too long fields.");
+			rc = INLET_ETOOMANY;
+			goto out;
+		}
+		json_object_object_add(is_special(k) ? special : fields, k, v ? json_object_get(v) : NULL);
+	}
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return NULL;
+	if (json_object_is_type(v, json_type_array))
+		v = json_object_array_length(v) ? json_object_array_get_idx(v, 0) : NULL;
+	if (!v || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t n = strlen(s);
+
+	if (!at || at == s || strchr(at + 1, '@') || n > 254 || strpbrk(s, " \t\r\n<>,;\"") )
+		return 0;
+	const char *dot = strrchr(at + 1, '.');
+
+	return dot && dot > at + 1 && dot[1] != '\0';
+}
+
+static int valid_number(json_object *v)
+{
+	const char *s;
+	char *end;
+	double d;
+
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+		return 1;
+	if (!json_object_is_type(v, json_type_string))
+		return 0;
+	s = json_object_get_string(v);
+	if (!*s)
+		return 0;
+	d = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	return *end == '\0' && isfinite(d);
+}
+
+static int is_empty(json_object *v)
+{
+	if (!v || json_object_is_type(v, json_type_null))
+		return 1;
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string_len(v) == 0;
+	if (json_object_is_type(v, json_type_array))
+		return json_object_array_length(v) == 0;
+	return 0;
+}
+
+static void validate(struct form *f, json_object *fields)
+{
+	const struct settings *s = &f->ep->settings;
+
+	for (size_t i = 0; i < s->nrequired; i++) {
+		const struct required_field *rf = &s->required[i];
+		json_object *v = NULL;
+		int has_file = 0;
+
+		for (size_t k = 0; k < f->nfiles; k++)
+			if (strcmp(f->files[k].field, rf->name) == 0)
+				has_file = 1;
+		if (!json_object_object_get_ex(fields, rf->name, &v) && !has_file) {
+			fail(f, 422, "REQUIRED_FIELD_MISSING", rf->name,
+			     arena_printf(f->arena, "The field \"%s\" is required.", rf->name));
+			return;
+		}
+		if (has_file)
+			continue;
+		if (is_empty(v)) {
+			fail(f, 422, "REQUIRED_FIELD_EMPTY", rf->name,
+			     arena_printf(f->arena, "The field \"%s\" must not be empty.", rf->name));
+			return;
+		}
+		if (json_object_is_type(v, json_type_array))
+			v = json_object_array_get_idx(v, 0);
+		if (rf->type == FIELD_EMAIL &&
+		    (!json_object_is_type(v, json_type_string) || !valid_email(json_object_get_string(v)))) {
+			fail(f, 422, "TYPE_EMAIL", rf->name,
+			     arena_printf(f->arena, "The field \"%s\" must be an email address.", rf->name));
+			return;
+		}
+		if (rf->type == FIELD_NUMBER && !valid_number(v)) {
+			fail(f, 422, "TYPE_NUMBER", rf->name,
+			     arena_printf(f->arena, "The field \"%s\" must be a number.", rf->name));
+			return;
+		}
+	}
+}
+
+/* _next is honoured only towards an origin the endpoint trusts: one of its
+ * allowed origins, or, when it allows any, the site the post came from.
+ * Anything else would make the form an open redirect. */
+static int next_allowed(struct form *f, const char *next)
+{
+	char origin[300];
+
+	if (header_origin(next, origin, sizeof(origin)))
+		return 0;
+	if (f->ep->settings.norigins)
+		return settings_origin_allowed(&f->ep->settings, origin);
+	return f->origin[0] && strcmp(origin, f->origin) == 0;
+}
+
+static void add_str(json_object *o, const char *key, const char *val)
+{
+	if (val && *val)
+		json_object_object_add(o, key, json_object_new_string(val));
+}
+
+/* ---- commit -------------------------------------------------------------- */
+
+static void committed(void *ctx, int rc)
+{
+	struct http_req *r = ctx;
+	struct form *f = http_state(r);
+
+	/* Writer thread; the request is parked, so nothing else touches it. */
+	if (rc) {
+		fail(f, rc == INLET_ESHUTDOWN ? 503 : 500, "INTERNAL", NULL,
+		     "The submission could not be stored. Please try again.");
+		respond_failure(r, f);
+	} else {
+		f->committed = 1;
+		cors(r, f);
+		if (f->html) {
+			http_add_header(r, "Location", f->next_url);
+			http_respond(r, 303, "text/plain; charset=utf-8", "See Other\n", 10);
+		} else {
+			http_respond(r, 200, "application/json", f->ok_json, strlen(f->ok_json));
+		}
+	}
+	http_resume(r);
+}
+
+void form_post(struct http_req *r)
+{
+	struct form *f = http_state(r);
+	struct app *app = http_app(r);
+	json_object *rec = NULL, *fields, *special, *meta, *files;
+	const char *v, *gotcha, *next;
+	struct sub_row row;
+	uint8_t *sealed = NULL;
+	size_t sealed_len, plain_len;
+	const char *plain;
+	char iphash[65];
+	int rc;
+
+	if (!f->fail_status && f->mp && mp_finish(f->mp))
+		fail(f, 400, "INVALID", NULL, "The multipart body is truncated.");
+	if (f->fail_status)
+		goto failed;
+	fields = json_object_new_object();
+	special = json_object_new_object();
+	rec = json_object_new_object();
+	json_object_object_add(rec, "fields", fields);
+	if (f->media == MEDIA_URLENCODED) {
+		rc = urlenc_parse(f->arena, f->body.data ? f->body.data : "", f->body.len, &f->lim, &f->kv);
+		if (rc)
+			fail(f, 413, rc == INLET_ETOOMANY ? "TOO_MANY_FIELDS" : "BODY_TOO_BIG", NULL,
+			     "The form has too many or too long fields.");
+	}
+	if (f->media == MEDIA_JSON)
+		fields_from_json(f, fields, special);
+	else
+		fields_from_kv(&f->kv, fields, special);
+	if (f->fail_status)
+		goto failed;
+	if (json_object_object_length(fields) == 0 && f->nfiles == 0) {
+		fail(f, 422, "EMPTY", NULL, "The submission has no fields.");
+		goto failed;
+	}
+	validate(f, fields);
+	if (f->fail_status)
+		goto failed;
+	if (!f->key && (rc = start_record(f))) {
+		fail(f, 500, "INTERNAL", NULL, "The submission could not be stored.");
+		goto failed;
+	}
+
+	files = json_object_new_array();
+	for (size_t i = 0; i < f->nfiles; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(f->files[i].name));
+		json_object_object_add(o, "field", json_object_new_string(f->files[i].field));
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)f->files[i].size));
+		json_object_object_add(o, "content_type", json_object_new_string(f->files[i].ctype));
+		json_object_array_add(files, o);
+	}
+	json_object_object_add(rec, "files", files);
+
+	meta = json_object_new_object();
+	add_str(meta, "user_agent", http_header(r, "User-Agent"));
+	add_str(meta, "referrer", http_header(r, "Referer"));
+	add_str(meta, "origin", http_header(r, "Origin"));
+	if (f->ep->settings.ip == IP_STORE)
+		add_str(meta, "ip", http_client_ip(r));
+	else if (f->ep->settings.ip == IP_HASH && app_ip_hash(app, http_client_ip(r), iphash) == 0)
+		add_str(meta, "ip_hash", iphash);
+	add_str(meta, "subject", str_of(special, "_subject"));
+	v = str_of(special, "_replyto");
+	add_str(meta, "reply_to", v ? v : str_of(fields, "email"));
+	add_str(meta, "cc", str_of(special, "_cc"));
+	next = str_of(special, "_next");
+	add_str(meta, "next", next);
+	add_str(meta, "format", str_of(special, "_format"));
+	gotcha = str_of(special, "_gotcha");
+	if (gotcha && *gotcha)
+		add_str(meta, "spam_reason", "honeypot");
+	json_object_object_add(rec, "meta", meta);
+	json_object_put(special);
+
+	/* Where the client goes next, decided now so the writer thread only
+	 * has to copy a prepared answer. */
+	if (f->ep->settings.redirect_url)
+		f->next_url = arena_strdup(f->arena, f->ep->settings.redirect_url);
+	else if (next && next_allowed(f, next))
+		f->next_url = arena_strdup(f->arena, next);
+	else
+		f->next_url = arena_printf(f->arena, "%s/f/%s/thanks", app->cfg.public_url, f->ep->key);
+	{
+		json_object *ok = json_object_new_object();
+
+		json_object_object_add(ok, "ok", json_object_new_boolean(1));
+		json_object_object_add(ok, "next", json_object_new_string(f->next_url));
+		json_object_object_add(ok, "id", json_object_new_string(f->sub_pid));
+		f->ok_json = arena_strdup(f->arena, json_object_to_json_string_ext(
+							    ok, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(ok);
+	}
+
+	plain = json_object_to_json_string_length(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+						  &plain_len);
+	rc = vault_seal(f->key, f->sub_pid, plain, plain_len, &sealed, &sealed_len);
+	json_object_put(rec);
+	rec = NULL;
+	if (rc) {
+		fail(f, 500, "INTERNAL", NULL, "The submission could not be sealed.");
+		goto failed;
+	}
+	row.id = f->sub_id;
+	row.endpoint_id = f->ep->id;
+	row.status = gotcha && *gotcha ? SUB_SPAM : SUB_INBOX;
+	row.key_version = f->ep->key_version;
+	row.nfiles = (int)f->nfiles;
+	row.sealed = sealed;
+	row.sealed_len = sealed_len;
+	metrics_ingest(row.status == SUB_SPAM ? "spam" : "accepted");
+	/* Park first: the writer may finish before substore_insert returns. */
+	http_suspend(r);
+	substore_insert(app_subs(app, f->ep->id), &row, committed, r);
+	free(sealed);
+	return;
+failed:
+	json_object_put(rec);
+	respond_failure(r, f);
+}
+
+/* ---- the other routes ---------------------------------------------------- */
+
+void form_preflight(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct ep_entry *ep = NULL;
+	char origin[300];
+	const char *o = http_header(r, "Origin");
+
+	if (ep_cache_get(app->endpoints, http_param(r, "key"), &ep)) {
+		http_error(r, 404, "not_found", "This form does not exist.");
+		return;
+	}
+	if (o && header_origin(o, origin, sizeof(origin)) == 0 && settings_origin_allowed(&ep->settings, origin)) {
+		http_add_header(r, "Access-Control-Allow-Origin", origin);
+		http_add_header(r, "Access-Control-Allow-Methods", "POST, OPTIONS");
+		http_add_header(r, "Access-Control-Allow-Headers",
+				"Content-Type, Accept, Formspree-Client, Formspree-Session-Data, X-Requested-With");
+		http_add_header(r, "Access-Control-Max-Age", "86400");
+		http_add_header(r, "Vary", "Origin");
+	}
+	ep_entry_release(ep);
+	http_respond_empty(r, 204);
+}
+
+void form_thanks(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct ep_entry *ep = NULL;
+
+	if (ep_cache_get(app->endpoints, http_param(r, "key"), &ep)) {
+		page_respond(r, 404, "Form not found", "This form does not exist.", NULL);
+		return;
+	}
+	ep_entry_release(ep);
+	page_respond(r, 200, "Thank you!", "Your submission has been received.", NULL);
+}
+
+void form_get(struct http_req *r)
+{
+	http_add_header(r, "Allow", "POST, OPTIONS");
+	if (header_prefers_html(http_header(r, "Accept")))
+		page_respond(r, 405, "Method not allowed", "This address takes form submissions (POST) only.", NULL);
+	else
+		http_error(r, 405, "method_not_allowed", "This address takes form submissions (POST) only.");
+}

@@ -1,0 +1,407 @@
+/* inlet: the command line. Parses arguments and calls into the library. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "app/routes.h"
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "http/server.h"
+#include "store/tenant.h"
+#include "vault/vault.h"
+
+#define INLET_VERSION "0.1.0"
+
+static const char usage_main[] =
+	"usage: inlet COMMAND [OPTIONS]\n"
+	"\n"
+	"Inlet receives what web pages send (forms, files) and keeps it sealed.\n"
+	"\n"
+	"commands:\n"
+	"  serve         run the server\n"
+	"  init          create an account and its owner\n"
+	"  keys          create, list and revoke API keys\n"
+	"  routes        print every HTTP route\n"
+	"  version       print the version\n"
+	"\n"
+	"Run 'inlet COMMAND --help' for a command's options.\n";
+
+static const char usage_serve[] =
+	"usage: inlet serve [--listen HOST:PORT] [--data DIR]\n"
+	"\n"
+	"  --listen HOST:PORT  address to listen on (INLET_LISTEN, default 127.0.0.1:8080;\n"
+	"                      port 0 picks a free one)\n"
+	"  --data DIR          data folder (INLET_DATA_DIR, default ./data)\n"
+	"\n"
+	"Other settings come from the environment; see the README.\n";
+
+static const char usage_init[] =
+	"usage: inlet init --data DIR --email EMAIL --password-stdin [--account NAME]\n"
+	"\n"
+	"Creates an account and its owner user; reads the password from standard\n"
+	"input. Prints the account id on the last line.\n";
+
+static const char usage_keys[] =
+	"usage: inlet keys create --data DIR --account ID --name NAME\n"
+	"       inlet keys list   --data DIR --account ID\n"
+	"       inlet keys revoke --data DIR --account ID KEY_ID\n"
+	"\n"
+	"create prints the new API key alone on the last line, once: only its\n"
+	"SHA-256 is stored.\n";
+
+static int usage_error(const char *usage, const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "inlet: %s\n", msg);
+	fputs(usage, stderr);
+	return 2;
+}
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+static int load_config(struct config *cfg)
+{
+	char err[256];
+	const char *lvl = getenv("INLET_LOG_LEVEL");
+	enum log_level level;
+
+	config_defaults(cfg);
+	if (config_from_env(cfg, err, sizeof(err))) {
+		fprintf(stderr, "inlet: %s\n", err);
+		return 2;
+	}
+	if (lvl && *lvl) {
+		if (log_level_parse(lvl, &level)) {
+			fprintf(stderr, "inlet: INLET_LOG_LEVEL must be debug, info, warn or error\n");
+			return 2;
+		}
+		log_set_level(level);
+	}
+	return 0;
+}
+
+/* ---- serve ---------------------------------------------------------------- */
+
+static int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct app *app = NULL;
+	struct http_server *srv = NULL;
+	struct http_config hc;
+	sigset_t set;
+	int c, sig, rc;
+	char fields[400] = "";
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_serve, stdout);
+		return 0;
+	}
+	if ((rc = load_config(&cfg)))
+		return rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (config_set_listen(&cfg, optarg))
+				return usage_error(usage_serve, "--listen takes HOST:PORT");
+			break;
+		case 'd':
+			snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg);
+			break;
+		default:
+			return usage_error(usage_serve, NULL);
+		}
+	}
+	if (optind < argc)
+		return usage_error(usage_serve, "unexpected argument");
+
+	/* Signals are taken by sigwait below, never by a worker thread. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	metrics_init(app_routes);
+	if ((rc = app_open(&app, &cfg, 1))) {
+		log_msg(LOG_ERROR, "cannot open the data folder %s: %s", cfg.data_dir, inlet_strerror(rc));
+		return 1;
+	}
+	hc = (struct http_config){
+		.host = cfg.listen_host, .port = cfg.listen_port, .threads = cfg.threads,
+		.max_connections = cfg.max_connections, .max_per_ip = cfg.max_per_ip,
+		.timeout_s = cfg.timeout_s, .body_max = 64 * 1024, .trust_proxy = cfg.trust_proxy,
+	};
+	if ((rc = http_server_start(&srv, &hc, app_routes, app))) {
+		log_msg(LOG_ERROR, "cannot listen on %s:%u", cfg.listen_host, cfg.listen_port);
+		app_close(app);
+		return 1;
+	}
+	config_finish(&cfg, http_server_port(srv));
+	app->cfg = cfg;
+	log_field_str(fields, sizeof(fields), "url", cfg.public_url);
+	log_field_str(fields, sizeof(fields), "data", cfg.data_dir);
+	log_field_int(fields, sizeof(fields), "threads", cfg.threads);
+	log_emit(LOG_INFO, "listening", fields);
+
+	while (sigwait(&set, &sig) != 0 && errno == EINTR)
+		;
+	log_msg(LOG_INFO, "signal %d: draining", sig);
+	rc = http_server_drain(srv, 10000);
+	if (rc)
+		log_msg(LOG_WARN, "%d requests still in flight after 10 s", rc);
+	http_server_destroy(srv);
+	app_close(app);
+	log_msg(LOG_INFO, "stopped");
+	return 0;
+}
+
+/* ---- init ----------------------------------------------------------------- */
+
+static char *read_password(void)
+{
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, stdin);
+
+	buf[n] = '\0';
+	/* One trailing newline (from echo or a terminal) is not part of it. */
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	return xstrdup(buf);
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "email", required_argument, NULL, 'e' },
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct app *app = NULL;
+	struct arena *a = NULL;
+	struct account acc;
+	const char *email = NULL, *account = NULL;
+	char *password = NULL, *hash = NULL;
+	int c, pw_stdin = 0, rc, ret = 1;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_init, stdout);
+		return 0;
+	}
+	if ((rc = load_config(&cfg)))
+		return rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg); break;
+		case 'e': email = optarg; break;
+		case 'p': pw_stdin = 1; break;
+		case 'a': account = optarg; break;
+		default: return usage_error(usage_init, NULL);
+		}
+	}
+	if (optind < argc || !email || !pw_stdin)
+		return usage_error(usage_init, "--email and --password-stdin are required");
+	if (!strchr(email, '@') || strlen(email) > 254) {
+		fprintf(stderr, "inlet: %s is not an email address\n", email);
+		return 1;
+	}
+	password = read_password();
+	if (strlen(password) < 8) {
+		fprintf(stderr, "inlet: the password must have at least 8 characters\n");
+		goto out;
+	}
+	if ((rc = vault_password_hash(password, &hash))) {
+		fprintf(stderr, "inlet: cannot hash the password: %s\n", inlet_strerror(rc));
+		goto out;
+	}
+	if ((rc = app_open(&app, &cfg, 0))) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", cfg.data_dir, inlet_strerror(rc));
+		goto out;
+	}
+	a = arena_create(4096);
+	rc = tenant_init_owner(app->tenant, email, hash, account ? account : email, a, &acc);
+	if (rc == INLET_EEXISTS) {
+		fprintf(stderr, "inlet: a user with the email %s already exists\n", email);
+		goto out;
+	}
+	if (rc) {
+		fprintf(stderr, "inlet: cannot create the account: %s\n", inlet_strerror(rc));
+		goto out;
+	}
+	printf("created account \"%s\" owned by %s\n%s\n", acc.name, email, acc.pid);
+	ret = 0;
+out:
+	if (password) {
+		secure_wipe(password, strlen(password));
+		free(password);
+	}
+	free(hash);
+	arena_destroy(a);
+	app_close(app);
+	return ret;
+}
+
+/* ---- keys ----------------------------------------------------------------- */
+
+static int cmd_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct app *app = NULL;
+	struct arena *a = NULL;
+	struct account acc;
+	const char *sub, *account = NULL, *name = NULL;
+	int c, rc, ret = 1;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_keys, stdout);
+		return 0;
+	}
+	if (argc < 2)
+		return usage_error(usage_keys, "keys needs create, list or revoke");
+	sub = argv[1];
+	if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke"))
+		return usage_error(usage_keys, "keys needs create, list or revoke");
+	if ((rc = load_config(&cfg)))
+		return rc;
+	optind = 1;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg); break;
+		case 'a': account = optarg; break;
+		case 'n': name = optarg; break;
+		default: return usage_error(usage_keys, NULL);
+		}
+	}
+	if (!account)
+		return usage_error(usage_keys, "--account is required");
+	if (!strcmp(sub, "create") && (!name || optind != argc))
+		return usage_error(usage_keys, "keys create needs --name");
+	if (!strcmp(sub, "revoke") && optind != argc - 1)
+		return usage_error(usage_keys, "keys revoke needs one KEY_ID");
+	if (!strcmp(sub, "list") && optind != argc)
+		return usage_error(usage_keys, "unexpected argument");
+	if ((rc = app_open(&app, &cfg, 0))) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", cfg.data_dir, inlet_strerror(rc));
+		return 1;
+	}
+	a = arena_create(4096);
+	if ((rc = tenant_account_by_pid(app->tenant, account, a, &acc))) {
+		fprintf(stderr, "inlet: no account %s\n", account);
+		goto out;
+	}
+	if (!strcmp(sub, "create")) {
+		struct api_key k;
+		char *token, prefix[15];
+		uint8_t hash[32];
+
+		vault_token_new(&token, hash);
+		snprintf(prefix, sizeof(prefix), "%s", token);
+		rc = tenant_key_create(app->tenant, acc.id, name, hash, prefix, a, &k);
+		if (rc) {
+			fprintf(stderr, "inlet: cannot create the key: %s\n", inlet_strerror(rc));
+		} else {
+			printf("created key %s \"%s\"; it is shown once, store it now:\n%s\n", k.pid, k.name, token);
+			ret = 0;
+		}
+		secure_wipe(token, strlen(token));
+		free(token);
+	} else if (!strcmp(sub, "list")) {
+		struct api_key *keys;
+		size_t n;
+
+		if ((rc = tenant_key_list(app->tenant, acc.id, a, &keys, &n))) {
+			fprintf(stderr, "inlet: %s\n", inlet_strerror(rc));
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			printf("%s\t%s\t%s…\t%s\n", keys[i].pid, keys[i].name, keys[i].prefix,
+			       keys[i].revoked_ms ? "revoked" : "active");
+		ret = 0;
+	} else {
+		rc = tenant_key_revoke(app->tenant, acc.id, argv[optind]);
+		if (rc == INLET_ENOTFOUND)
+			fprintf(stderr, "inlet: no active key %s in account %s\n", argv[optind], account);
+		else if (rc)
+			fprintf(stderr, "inlet: %s\n", inlet_strerror(rc));
+		else {
+			printf("revoked %s\n", argv[optind]);
+			ret = 0;
+		}
+	}
+out:
+	arena_destroy(a);
+	app_close(app);
+	return ret;
+}
+
+static int cmd_routes(void)
+{
+	for (const struct route *r = app_routes; r->method; r++)
+		printf("%s %s\n", r->method, r->pattern);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		return usage_error(usage_main, "a command is required");
+	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("inlet %s\n", INLET_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "init"))
+		return cmd_init(argc - 1, argv + 1);
+	if (!strcmp(cmd, "keys"))
+		return cmd_keys(argc - 1, argv + 1);
+	if (!strcmp(cmd, "routes"))
+		return wants_help(argc - 1, argv + 1) ? (puts("usage: inlet routes"), 0) : cmd_routes();
+	fprintf(stderr, "inlet: unknown command '%s'\n", cmd);
+	fputs(usage_main, stderr);
+	return 2;
+}

@@ -1,0 +1,396 @@
+#include "store/subs.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "store/db.h"
+#include "store/writer.h"
+
+/* The hot table keeps one secondary index: (endpoint_id, id) serves the
+ * inbox listing; lookups by id use the primary key. Each extra index would
+ * roughly halve insert speed. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE submissions("
+	"  id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL DEFAULT 0, key_version INTEGER NOT NULL,"
+	"  nfiles INTEGER NOT NULL DEFAULT 0, sealed BLOB NOT NULL);"
+	"CREATE INDEX submissions_endpoint ON submissions(endpoint_id, id);"
+	"CREATE TABLE endpoint_counts(endpoint_id INTEGER PRIMARY KEY, total INTEGER NOT NULL);",
+};
+
+#define PENDING_MAX 64
+
+struct substore {
+	struct writer *writer;
+	struct db_pool *readers;
+	/* Per-batch count deltas, folded into endpoint_counts before commit.
+	 * Writer thread only. */
+	struct { int64_t endpoint_id, delta; } pending[PENDING_MAX];
+	int npending;
+};
+
+/* ---- ids ----------------------------------------------------------------- */
+
+static atomic_llong last_id;
+static unsigned node_bits;
+
+void sub_id_set_node(unsigned node)
+{
+	node_bits = (node & 0xff) << 12;
+}
+
+int64_t sub_id_next(void)
+{
+	long long prev = atomic_load(&last_id), next;
+
+	do {
+		long long base = (long long)now_ms() << 20 | node_bits;
+
+		/* Monotonic: past 4096 ids in one ms, borrow from the next ms. */
+		next = base > prev ? base : prev + 1;
+	} while (!atomic_compare_exchange_weak(&last_id, &prev, next));
+	return next;
+}
+
+/* ---- writer ops ---------------------------------------------------------- */
+
+static void count_delta(struct substore *s, sqlite3 *db, int64_t endpoint_id, int64_t delta);
+
+struct insert_op {
+	struct writer_op op; /* first */
+	struct substore *s;
+	struct sub_row row;  /* sealed points into the same allocation */
+	substore_done_fn done;
+	void *ctx;
+};
+
+static int insert_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+{
+	struct insert_op *io = (struct insert_op *)op;
+	sqlite3_stmt *st = writer_stmt(w, 0, "INSERT INTO submissions(id,endpoint_id,status,key_version,nfiles,sealed)"
+					     " VALUES(?,?,?,?,?,?)");
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, io->row.id);
+	sqlite3_bind_int64(st, 2, io->row.endpoint_id);
+	sqlite3_bind_int(st, 3, io->row.status);
+	sqlite3_bind_int64(st, 4, io->row.key_version);
+	sqlite3_bind_int(st, 5, io->row.nfiles);
+	sqlite3_bind_blob(st, 6, io->row.sealed, (int)io->row.sealed_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+	count_delta(io->s, db, io->row.endpoint_id, 1);
+	return 0;
+}
+
+static void insert_done(struct writer_op *op, int rc)
+{
+	struct insert_op *io = (struct insert_op *)op;
+
+	io->done(io->ctx, rc);
+	free(io);
+}
+
+void substore_insert(struct substore *s, const struct sub_row *row, substore_done_fn done, void *ctx)
+{
+	/* One allocation for the op and its sealed bytes. */
+	struct insert_op *io = xmalloc(sizeof(*io) + row->sealed_len);
+
+	io->op.apply = insert_apply;
+	io->op.done = insert_done;
+	io->s = s;
+	io->row = *row;
+	memcpy(io + 1, row->sealed, row->sealed_len);
+	io->row.sealed = (const uint8_t *)(io + 1);
+	io->done = done;
+	io->ctx = ctx;
+	writer_submit(s->writer, &io->op);
+}
+
+static void count_delta(struct substore *s, sqlite3 *db, int64_t endpoint_id, int64_t delta)
+{
+	for (int i = 0; i < s->npending; i++) {
+		if (s->pending[i].endpoint_id == endpoint_id) {
+			s->pending[i].delta += delta;
+			return;
+		}
+	}
+	if (s->npending < PENDING_MAX) {
+		s->pending[s->npending].endpoint_id = endpoint_id;
+		s->pending[s->npending++].delta = delta;
+		return;
+	}
+	/* Many endpoints in one batch: write this one through. */
+	sqlite3_stmt *st = writer_stmt(s->writer ? s->writer : NULL, 1,
+				       "INSERT INTO endpoint_counts(endpoint_id,total) VALUES(?1,?2)"
+				       " ON CONFLICT(endpoint_id) DO UPDATE SET total=total+?2");
+	(void)db;
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	sqlite3_bind_int64(st, 2, delta);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}
+
+static int flush_counts(void *ctx, struct writer *w, sqlite3 *db)
+{
+	struct substore *s = ctx;
+	int rc = 0;
+
+	for (int i = 0; i < s->npending && !rc; i++) {
+		sqlite3_stmt *st = writer_stmt(w, 1, "INSERT INTO endpoint_counts(endpoint_id,total) VALUES(?1,?2)"
+						     " ON CONFLICT(endpoint_id) DO UPDATE SET total=total+?2");
+
+		if (!st) {
+			rc = INLET_EDB;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, s->pending[i].endpoint_id);
+		sqlite3_bind_int64(st, 2, s->pending[i].delta);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_rc(db, sqlite3_errcode(db)) ? db_rc(db, sqlite3_errcode(db)) : INLET_EDB;
+		sqlite3_reset(st);
+	}
+	s->npending = 0;
+	return rc;
+}
+
+static void after_batch(void *ctx, int rc)
+{
+	struct substore *s = ctx;
+
+	s->npending = 0; /* a failed batch's deltas died with it */
+	(void)rc;
+}
+
+/* Status change, delete, endpoint purge: small ops run through writer_run. */
+struct mod_op {
+	struct writer_op op;
+	struct substore *s;
+	int kind; /* 0 status, 1 delete, 2 delete endpoint */
+	int64_t endpoint_id, id;
+	int status;
+};
+
+static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+{
+	struct mod_op *m = (struct mod_op *)op;
+	sqlite3_stmt *st;
+	int rc, changes;
+
+	if (m->kind == 0)
+		st = writer_stmt(w, 2, "UPDATE submissions SET status=?3 WHERE id=?1 AND endpoint_id=?2");
+	else if (m->kind == 1)
+		st = writer_stmt(w, 3, "DELETE FROM submissions WHERE id=?1 AND endpoint_id=?2");
+	else
+		st = writer_stmt(w, 4, "DELETE FROM submissions WHERE endpoint_id=?2 AND ?1=?1");
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, m->id);
+	sqlite3_bind_int64(st, 2, m->endpoint_id);
+	if (m->kind == 0)
+		sqlite3_bind_int(st, 3, m->status);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+	changes = sqlite3_changes(db);
+	if (m->kind == 1 && changes)
+		count_delta(m->s, db, m->endpoint_id, -1);
+	if (m->kind == 2) {
+		st = writer_stmt(w, 5, "DELETE FROM endpoint_counts WHERE endpoint_id=?");
+		if (st) {
+			sqlite3_bind_int64(st, 1, m->endpoint_id);
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+		for (int i = 0; i < m->s->npending; i++)
+			if (m->s->pending[i].endpoint_id == m->endpoint_id)
+				m->s->pending[i].delta = 0;
+		return 0;
+	}
+	return changes ? 0 : INLET_ENOTFOUND;
+}
+
+static void mod_done(struct writer_op *op, int rc)
+{
+	(void)op;
+	(void)rc;
+}
+
+static int run_mod(struct substore *s, int kind, int64_t endpoint_id, int64_t id, int status)
+{
+	struct mod_op m = { .op = { .apply = mod_apply, .done = mod_done }, .s = s,
+			    .kind = kind, .endpoint_id = endpoint_id, .id = id, .status = status };
+
+	return writer_run(s->writer, &m.op);
+}
+
+int substore_set_status(struct substore *s, int64_t endpoint_id, int64_t id, int status)
+{
+	return run_mod(s, 0, endpoint_id, id, status);
+}
+
+int substore_delete(struct substore *s, int64_t endpoint_id, int64_t id)
+{
+	return run_mod(s, 1, endpoint_id, id, 0);
+}
+
+int substore_delete_endpoint(struct substore *s, int64_t endpoint_id)
+{
+	return run_mod(s, 2, endpoint_id, 0, 0);
+}
+
+/* ---- reads --------------------------------------------------------------- */
+
+static void row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->endpoint_id = sqlite3_column_int64(st, 1);
+	r->status = sqlite3_column_int(st, 2);
+	r->key_version = (uint32_t)sqlite3_column_int64(st, 3);
+	r->nfiles = sqlite3_column_int(st, 4);
+	r->sealed_len = (size_t)sqlite3_column_bytes(st, 5);
+	r->sealed = arena_memdup(a, sqlite3_column_blob(st, 5), r->sealed_len);
+}
+
+#define ROW_COLS "id,endpoint_id,status,key_version,nfiles,sealed"
+
+int substore_get(struct substore *s, int64_t endpoint_id, int64_t id, struct arena *a,
+		 struct sub_row *out)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	rc = sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM submissions WHERE id=? AND endpoint_id=?",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, endpoint_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row_from(a, st, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(db, rc);
+	}
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
+
+int substore_list(struct substore *s, const struct sub_query *q, struct arena *a,
+		  struct sub_row **rows, size_t *n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*n = 0;
+	*rows = arena_alloc(a, (q->limit ? q->limit : 1) * sizeof(**rows));
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	/* One statement for every filter: unset bounds are open (NULL). */
+	rc = sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM submissions"
+				    " WHERE endpoint_id=?1 AND (?2 IS NULL OR id<?2)"
+				    " AND (?3 IS NULL OR id>=?3) AND (?4 IS NULL OR id<?4)"
+				    " AND (?5 IS NULL OR status=?5)"
+				    " ORDER BY endpoint_id DESC, id DESC LIMIT ?6",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, q->endpoint_id);
+	if (q->before_id)
+		sqlite3_bind_int64(st, 2, q->before_id);
+	if (q->min_id)
+		sqlite3_bind_int64(st, 3, q->min_id);
+	if (q->max_id)
+		sqlite3_bind_int64(st, 4, q->max_id);
+	if (q->status >= 0)
+		sqlite3_bind_int(st, 5, q->status);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)q->limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < q->limit)
+		row_from(a, st, &(*rows)[(*n)++]);
+	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
+
+int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT total FROM endpoint_counts WHERE endpoint_id=?", -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+int substore_open(struct substore **out, const char *path, const char *name)
+{
+	struct substore *s = xcalloc(1, sizeof(*s));
+	struct writer_hooks hooks = { .before_commit = flush_counts, .after_batch = after_batch, .ctx = s };
+	sqlite3 *db = NULL;
+	int rc;
+
+	if ((rc = db_open(path, 0, &db)))
+		goto out;
+	if ((rc = db_migrate(db, migrations, (int)(sizeof(migrations) / sizeof(*migrations)), name)))
+		goto out;
+	if ((rc = writer_create(&s->writer, path, name, 1024, &hooks)))
+		goto out;
+	s->readers = db_pool_create(path, 0);
+out:
+	db_close(db);
+	if (rc) {
+		free(s);
+		s = NULL;
+	}
+	*out = s;
+	return rc;
+}
+
+void substore_close(struct substore *s)
+{
+	if (!s)
+		return;
+	writer_destroy(s->writer);
+	db_pool_destroy(s->readers);
+	free(s);
+}

@@ -1,0 +1,623 @@
+#include "store/tenant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "store/db.h"
+
+/* Numbered migrations: append, never edit a released one. */
+static const char *const migrations[] = {
+	/* 1: the tenant model */
+	"CREATE TABLE accounts("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE TABLE users("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE,"
+	"  email TEXT NOT NULL UNIQUE COLLATE NOCASE, password_hash TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE TABLE memberships("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  role TEXT NOT NULL CHECK (role IN ('owner','admin','member','viewer')),"
+	"  created_ms INTEGER NOT NULL, PRIMARY KEY (user_id, account_id));"
+	"CREATE INDEX memberships_account ON memberships(account_id);"
+	"CREATE TABLE api_keys("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX api_keys_account ON api_keys(account_id);"
+	"CREATE TABLE endpoints("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK (kind IN ('form','events')),"
+	"  name TEXT NOT NULL, settings TEXT NOT NULL, key_version INTEGER NOT NULL,"
+	"  location TEXT NOT NULL DEFAULT 'shared', created_ms INTEGER NOT NULL);"
+	"CREATE INDEX endpoints_account ON endpoints(account_id, id);"
+	"CREATE TABLE endpoint_keys("
+	"  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,"
+	"  version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (endpoint_id, version));"
+	"CREATE TABLE daily_salts(day INTEGER PRIMARY KEY, salt BLOB NOT NULL);",
+};
+
+struct tenant {
+	struct db_pool *pool;
+};
+
+int tenant_open(struct tenant **out, const char *path)
+{
+	struct tenant *t = xcalloc(1, sizeof(*t));
+	sqlite3 *db = NULL;
+	int rc;
+
+	if ((rc = db_open(path, 0, &db)))
+		goto out;
+	if ((rc = db_migrate(db, migrations, (int)(sizeof(migrations) / sizeof(*migrations)),
+			     "tenant")))
+		goto out;
+	t->pool = db_pool_create(path, 0);
+	db_pool_release(t->pool, db);
+	db = NULL;
+out:
+	db_close(db);
+	if (rc) {
+		free(t);
+		t = NULL;
+	}
+	*out = t;
+	return rc;
+}
+
+void tenant_close(struct tenant *t)
+{
+	if (!t)
+		return;
+	db_pool_destroy(t->pool);
+	free(t);
+}
+
+/* ---- statement helpers -------------------------------------------------- */
+
+/* A statement with its connection; finish() releases both. */
+struct q {
+	struct tenant *t;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+};
+
+static int q_prepare(struct tenant *t, struct q *q, const char *sql)
+{
+	int rc;
+
+	q->t = t;
+	q->st = NULL;
+	if ((rc = db_pool_acquire(t->pool, &q->db)))
+		return rc;
+	rc = sqlite3_prepare_v2(q->db, sql, -1, &q->st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_rc(q->db, rc);
+		db_pool_release(t->pool, q->db);
+		q->db = NULL;
+		return rc ? rc : INLET_EDB;
+	}
+	return 0;
+}
+
+static void q_finish(struct q *q)
+{
+	sqlite3_finalize(q->st);
+	q->st = NULL;
+	if (q->db)
+		db_pool_release(q->t->pool, q->db);
+	q->db = NULL;
+}
+
+/* Steps a statement that returns no rows. */
+static int q_run(struct q *q)
+{
+	int rc = sqlite3_step(q->st);
+
+	return rc == SQLITE_DONE ? 0 : db_rc(q->db, rc);
+}
+
+static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return arena_strndup(a, s ? (const char *)s : "", (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* ---- accounts and users ------------------------------------------------- */
+
+int tenant_init_owner(struct tenant *t, const char *email, const char *password_hash,
+		      const char *account_name, struct arena *a, struct account *out)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *apid = rand_id("acc_", 12), *upid = rand_id("usr_", 12);
+	int64_t now = now_ms(), uid, aid;
+	int rc, in_tx = 0;
+
+	if ((rc = db_pool_acquire(t->pool, &db)))
+		goto out;
+	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
+		goto out;
+	in_tx = 1;
+	rc = sqlite3_prepare_v2(db, "INSERT INTO users(pid,email,password_hash,created_ms) VALUES(?,?,?,?)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, upid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		goto dberr;
+	uid = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	rc = sqlite3_prepare_v2(db, "INSERT INTO accounts(pid,name,created_ms) VALUES(?,?,?)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, apid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, account_name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		goto dberr;
+	aid = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	rc = sqlite3_prepare_v2(db, "INSERT INTO memberships(user_id,account_id,role,created_ms) VALUES(?,?,'owner',?)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, aid);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		goto dberr;
+	if ((rc = db_exec(db, "COMMIT")))
+		goto out;
+	in_tx = 0;
+	out->id = aid;
+	out->pid = arena_strdup(a, apid);
+	out->name = arena_strdup(a, account_name);
+	out->created_ms = now;
+	rc = 0;
+	goto out;
+dberr:
+	rc = db_rc(db, rc);
+	if (!rc)
+		rc = INLET_EDB;
+out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_exec(db, "ROLLBACK");
+	if (db)
+		db_pool_release(t->pool, db);
+	free(apid);
+	free(upid);
+	return rc;
+}
+
+static int account_query(struct tenant *t, const char *sql, int64_t id, const char *pid,
+			 struct arena *a, struct account *out)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, sql)))
+		return rc;
+	if (pid)
+		sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(q.st, 1, id);
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(q.st, 0);
+		out->pid = col_str(a, q.st, 1);
+		out->name = col_str(a, q.st, 2);
+		out->created_ms = sqlite3_column_int64(q.st, 3);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
+	}
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_account_get(struct tenant *t, int64_t account_id, struct arena *a, struct account *out)
+{
+	return account_query(t, "SELECT id,pid,name,created_ms FROM accounts WHERE id=?",
+			     account_id, NULL, a, out);
+}
+
+int tenant_account_by_pid(struct tenant *t, const char *pid, struct arena *a, struct account *out)
+{
+	return account_query(t, "SELECT id,pid,name,created_ms FROM accounts WHERE pid=?",
+			     0, pid, a, out);
+}
+
+/* ---- API keys ----------------------------------------------------------- */
+
+#define KEY_COLS "id,pid,account_id,name,prefix,created_ms,last_used_ms,revoked_ms"
+
+static void key_row(struct arena *a, sqlite3_stmt *st, struct api_key *k)
+{
+	k->id = sqlite3_column_int64(st, 0);
+	k->pid = col_str(a, st, 1);
+	k->account_id = sqlite3_column_int64(st, 2);
+	k->name = col_str(a, st, 3);
+	k->prefix = col_str(a, st, 4);
+	k->created_ms = sqlite3_column_int64(st, 5);
+	k->last_used_ms = sqlite3_column_int64(st, 6);
+	k->revoked_ms = sqlite3_column_int64(st, 7);
+}
+
+int tenant_key_create(struct tenant *t, int64_t account_id, const char *name,
+		      const uint8_t hash[32], const char *prefix, struct arena *a,
+		      struct api_key *out)
+{
+	struct q q;
+	char *pid = rand_id("key_", 12);
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "INSERT INTO api_keys(pid,account_id,name,token_hash,prefix,created_ms)"
+				   " VALUES(?,?,?,?,?,?) RETURNING " KEY_COLS)))
+		goto out;
+	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q.st, 2, account_id);
+	sqlite3_bind_text(q.st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q.st, 4, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_text(q.st, 5, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q.st, 6, now_ms());
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW) {
+		key_row(a, q.st, out);
+		rc = 0;
+	} else {
+		rc = db_rc(q.db, rc);
+		if (!rc)
+			rc = INLET_EDB;
+	}
+	q_finish(&q);
+out:
+	free(pid);
+	return rc;
+}
+
+int tenant_key_list(struct tenant *t, int64_t account_id, struct arena *a,
+		    struct api_key **out, size_t *n)
+{
+	struct q q;
+	size_t cap = 8;
+	int rc;
+
+	*n = 0;
+	*out = arena_alloc(a, cap * sizeof(**out));
+	if ((rc = q_prepare(t, &q, "SELECT " KEY_COLS " FROM api_keys WHERE account_id=? ORDER BY id")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, account_id);
+	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct api_key *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
+
+			memcpy(bigger, *out, cap * sizeof(*bigger));
+			*out = bigger;
+			cap *= 2;
+		}
+		key_row(a, q.st, &(*out)[(*n)++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_key_revoke(struct tenant *t, int64_t account_id, const char *key_pid)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "UPDATE api_keys SET revoked_ms=? WHERE account_id=? AND pid=? AND revoked_ms=0")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, now_ms());
+	sqlite3_bind_int64(q.st, 2, account_id);
+	sqlite3_bind_text(q.st, 3, key_pid, -1, SQLITE_STATIC);
+	rc = q_run(&q);
+	if (!rc && sqlite3_changes(q.db) == 0)
+		rc = INLET_ENOTFOUND;
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_key_auth(struct tenant *t, const uint8_t hash[32], int64_t *account_id)
+{
+	struct q q;
+	int64_t id = 0, last = 0, now = now_ms();
+	int rc;
+
+	/* The lookup is by the hash's unique index: the token itself is never
+	 * compared, so there is no timing channel on its bytes. */
+	if ((rc = q_prepare(t, &q, "SELECT id,account_id,last_used_ms FROM api_keys WHERE token_hash=? AND revoked_ms=0")))
+		return rc;
+	sqlite3_bind_blob(q.st, 1, hash, 32, SQLITE_STATIC);
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(q.st, 0);
+		*account_id = sqlite3_column_int64(q.st, 1);
+		last = sqlite3_column_int64(q.st, 2);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_EAUTH : db_rc(q.db, rc);
+	}
+	q_finish(&q);
+	if (rc || now - last < 60000)
+		return rc;
+	if (q_prepare(t, &q, "UPDATE api_keys SET last_used_ms=? WHERE id=?") == 0) {
+		sqlite3_bind_int64(q.st, 1, now);
+		sqlite3_bind_int64(q.st, 2, id);
+		(void)q_run(&q); /* best effort: a busy database must not fail auth */
+		q_finish(&q);
+	}
+	return 0;
+}
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+#define EP_COLS "e.id,e.pid,e.account_id,e.key,e.kind,e.name,e.settings,e.key_version," \
+		"k.wrapped,e.location,e.created_ms"
+#define EP_FROM " FROM endpoints e JOIN endpoint_keys k ON k.endpoint_id=e.id AND k.version=e.key_version"
+
+static void endpoint_row(struct arena *a, sqlite3_stmt *st, struct endpoint *e)
+{
+	size_t wl = (size_t)sqlite3_column_bytes(st, 8);
+
+	e->id = sqlite3_column_int64(st, 0);
+	e->pid = col_str(a, st, 1);
+	e->account_id = sqlite3_column_int64(st, 2);
+	e->key = col_str(a, st, 3);
+	e->kind = col_str(a, st, 4);
+	e->name = col_str(a, st, 5);
+	e->settings = col_str(a, st, 6);
+	e->key_version = (uint32_t)sqlite3_column_int64(st, 7);
+	if (wl > sizeof(e->wrapped))
+		wl = 0; /* impossible by construction; an empty key fails to unwrap */
+	if (wl)
+		memcpy(e->wrapped, sqlite3_column_blob(st, 8), wl);
+	e->wrapped_len = wl;
+	e->location = col_str(a, st, 9);
+	e->created_ms = sqlite3_column_int64(st, 10);
+}
+
+int tenant_endpoint_create(struct tenant *t, struct endpoint *e)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc, in_tx = 0;
+
+	if ((rc = db_pool_acquire(t->pool, &db)))
+		goto out;
+	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
+		goto out;
+	in_tx = 1;
+	rc = sqlite3_prepare_v2(db, "INSERT INTO endpoints(pid,account_id,key,kind,name,settings,key_version,location,created_ms)"
+				    " VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, e->pid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, e->account_id);
+	sqlite3_bind_text(st, 3, e->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, e->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, e->settings, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, e->key_version);
+	sqlite3_bind_text(st, 8, e->location, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, e->created_ms);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		goto dberr;
+	e->id = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	rc = sqlite3_prepare_v2(db, "INSERT INTO endpoint_keys(endpoint_id,version,wrapped,created_ms) VALUES(?,?,?,?)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_int64(st, 2, e->key_version);
+	sqlite3_bind_blob(st, 3, e->wrapped, (int)e->wrapped_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, e->created_ms);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		goto dberr;
+	if ((rc = db_exec(db, "COMMIT")))
+		goto out;
+	in_tx = 0;
+	rc = 0;
+	goto out;
+dberr:
+	rc = db_rc(db, rc);
+	if (!rc)
+		rc = INLET_EDB;
+out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_exec(db, "ROLLBACK");
+	if (db)
+		db_pool_release(t->pool, db);
+	return rc;
+}
+
+static int endpoint_one(struct tenant *t, const char *where, int64_t account_id, int64_t id,
+			const char *text, struct arena *a, struct endpoint *out)
+{
+	struct q q;
+	char sql[512];
+	int rc, i = 1;
+
+	snprintf(sql, sizeof(sql), "SELECT " EP_COLS EP_FROM " WHERE %s%s", where,
+		 account_id ? " AND e.account_id=?" : "");
+	if ((rc = q_prepare(t, &q, sql)))
+		return rc;
+	if (text)
+		sqlite3_bind_text(q.st, i++, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(q.st, i++, id);
+	if (account_id)
+		sqlite3_bind_int64(q.st, i, account_id);
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW) {
+		endpoint_row(a, q.st, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
+	}
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_endpoint_get(struct tenant *t, int64_t account_id, const char *pid,
+			struct arena *a, struct endpoint *out)
+{
+	return endpoint_one(t, "e.pid=?", account_id, 0, pid, a, out);
+}
+
+int tenant_endpoint_by_key(struct tenant *t, const char *key, struct arena *a, struct endpoint *out)
+{
+	return endpoint_one(t, "e.key=?", 0, 0, key, a, out);
+}
+
+int tenant_endpoint_by_id(struct tenant *t, int64_t id, struct arena *a, struct endpoint *out)
+{
+	return endpoint_one(t, "e.id=?", 0, id, NULL, a, out);
+}
+
+int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
+			 struct endpoint **out, size_t *n)
+{
+	struct q q;
+	size_t cap = 8;
+	int rc;
+
+	*n = 0;
+	*out = arena_alloc(a, cap * sizeof(**out));
+	if ((rc = q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE e.account_id=? ORDER BY e.id")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, account_id);
+	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct endpoint *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
+
+			memcpy(bigger, *out, cap * sizeof(*bigger));
+			*out = bigger;
+			cap *= 2;
+		}
+		endpoint_row(a, q.st, &(*out)[(*n)++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_endpoint_update(struct tenant *t, int64_t account_id, const char *pid,
+			   const char *name, const char *settings)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "UPDATE endpoints SET name=coalesce(?,name), settings=coalesce(?,settings)"
+				   " WHERE pid=? AND account_id=?")))
+		return rc;
+	sqlite3_bind_text(q.st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q.st, 2, settings, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q.st, 3, pid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q.st, 4, account_id);
+	rc = q_run(&q);
+	if (!rc && sqlite3_changes(q.db) == 0)
+		rc = INLET_ENOTFOUND;
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_endpoint_delete(struct tenant *t, int64_t account_id, const char *pid)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "DELETE FROM endpoints WHERE pid=? AND account_id=?")))
+		return rc;
+	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q.st, 2, account_id);
+	rc = q_run(&q);
+	if (!rc && sqlite3_changes(q.db) == 0)
+		rc = INLET_ENOTFOUND;
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_endpoint_key(struct tenant *t, int64_t endpoint_id, uint32_t version,
+			uint8_t *wrapped, size_t size, size_t *len)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "SELECT wrapped FROM endpoint_keys WHERE endpoint_id=? AND version=?")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, endpoint_id);
+	sqlite3_bind_int64(q.st, 2, version);
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(q.st, 0);
+
+		if (n > size) {
+			rc = INLET_ETOOBIG;
+		} else {
+			memcpy(wrapped, sqlite3_column_blob(q.st, 0), n);
+			*len = n;
+			rc = 0;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
+	}
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
+{
+	struct q q;
+	uint8_t fresh[32];
+	int rc;
+
+	rand_bytes(fresh, sizeof(fresh));
+	/* Insert-or-keep, then read: two nodes racing agree on one salt. */
+	if ((rc = q_prepare(t, &q, "INSERT INTO daily_salts(day,salt) VALUES(?,?) ON CONFLICT(day) DO NOTHING")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, day);
+	sqlite3_bind_blob(q.st, 2, fresh, 32, SQLITE_STATIC);
+	rc = q_run(&q);
+	q_finish(&q);
+	if (rc)
+		return rc;
+	if ((rc = q_prepare(t, &q, "SELECT salt FROM daily_salts WHERE day=?")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, day);
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(q.st, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(q.st, 0), 32);
+		rc = 0;
+	} else {
+		rc = INLET_EDB;
+	}
+	q_finish(&q);
+	if (rc)
+		return rc;
+	if (q_prepare(t, &q, "DELETE FROM daily_salts WHERE day<?") == 0) {
+		sqlite3_bind_int64(q.st, 1, day - 1);
+		(void)q_run(&q);
+		q_finish(&q);
+	}
+	return 0;
+}

@@ -1,0 +1,241 @@
+#include "store/writer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "store/db.h"
+
+#define NSTMT 16
+
+struct writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct writer_op *head, *tail; /* queue, under lock */
+	int stopping;                  /* under lock: no new ops accepted */
+	sqlite3 *db;                   /* writer thread only */
+	sqlite3_stmt *stmts[NSTMT];    /* writer thread only */
+	unsigned max_batch;
+	struct writer_hooks hooks;
+	char name[64];
+};
+
+sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql)
+{
+	if (slot < 0 || slot >= NSTMT)
+		return NULL;
+	if (!w->stmts[slot] &&
+	    sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->stmts[slot], NULL) != SQLITE_OK) {
+		log_msg(LOG_ERROR, "writer %s: prepare failed: %s", w->name, sqlite3_errmsg(w->db));
+		return NULL;
+	}
+	sqlite3_reset(w->stmts[slot]);
+	sqlite3_clear_bindings(w->stmts[slot]);
+	return w->stmts[slot];
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Applies and commits one batch; fills each op's result into rcs. */
+static int run_batch(struct writer *w, struct writer_op *batch, int *rcs, size_t n)
+{
+	struct writer_op *op;
+	size_t i = 0;
+	int rc;
+
+	if ((rc = db_exec(w->db, "BEGIN IMMEDIATE")))
+		return rc;
+	for (op = batch; op; op = op->next, i++) {
+		rcs[i] = op->apply(w, w->db, op);
+		if (rcs[i] && sqlite3_get_autocommit(w->db)) {
+			/* SQLite rolled the whole transaction back (I/O error,
+			 * full disk): nothing of this batch is kept. */
+			return rcs[i];
+		}
+	}
+	if (w->hooks.before_commit && (rc = w->hooks.before_commit(w->hooks.ctx, w, w->db))) {
+		db_exec(w->db, "ROLLBACK");
+		return rc;
+	}
+	if ((rc = db_exec(w->db, "COMMIT"))) {
+		if (!sqlite3_get_autocommit(w->db))
+			db_exec(w->db, "ROLLBACK");
+		return rc;
+	}
+	(void)n;
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	int *rcs = xcalloc(w->max_batch, sizeof(*rcs));
+
+	for (;;) {
+		struct writer_op *batch, *op, *next;
+		struct timespec t0;
+		size_t n = 0;
+		int rc;
+
+		pthread_mutex_lock(&w->lock);
+		while (!w->head && !w->stopping)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (!w->head && w->stopping) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		/* Take up to max_batch ops off the front. */
+		struct writer_op *last = w->head;
+
+		batch = last;
+		n = 1;
+		while (last->next && n < w->max_batch) {
+			last = last->next;
+			n++;
+		}
+		w->head = last->next;
+		if (!w->head)
+			w->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&w->lock);
+
+		memset(rcs, 0, n * sizeof(*rcs));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = run_batch(w, batch, rcs, n);
+		metrics_batch(n, ms_since(&t0));
+		if (w->hooks.after_batch)
+			w->hooks.after_batch(w->hooks.ctx, rc);
+		if (rc)
+			log_msg(LOG_ERROR, "writer %s: batch of %zu failed: %s", w->name, n, inlet_strerror(rc));
+		op = batch;
+		for (size_t i = 0; op; i++, op = next) {
+			next = op->next;
+			op->done(op, rc ? rc : rcs[i]);
+		}
+	}
+	free(rcs);
+	return NULL;
+}
+
+int writer_create(struct writer **out, const char *path, const char *name,
+		  unsigned max_batch, const struct writer_hooks *hooks)
+{
+	struct writer *w = xcalloc(1, sizeof(*w));
+	int rc;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	w->max_batch = max_batch ? max_batch : 1024;
+	if (hooks)
+		w->hooks = *hooks;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	if ((rc = db_open(path, 0, &w->db)))
+		goto out;
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		rc = INLET_EIO;
+		goto out;
+	}
+out:
+	if (rc) {
+		db_close(w->db);
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		w = NULL;
+	}
+	*out = w;
+	return rc;
+}
+
+void writer_submit(struct writer *w, struct writer_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		op->done(op, INLET_ESHUTDOWN);
+		return;
+	}
+	if (w->tail)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* writer_run: the op is wrapped so the caller can wait on a condition. */
+struct sync_op {
+	struct writer_op op;   /* first: the writer sees this */
+	struct writer_op *inner;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int finished, rc;
+};
+
+static int sync_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+{
+	struct sync_op *s = (struct sync_op *)op;
+
+	return s->inner->apply(w, db, s->inner);
+}
+
+static void sync_done(struct writer_op *op, int rc)
+{
+	struct sync_op *s = (struct sync_op *)op;
+
+	pthread_mutex_lock(&s->lock);
+	s->finished = 1;
+	s->rc = rc;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int writer_run(struct writer *w, struct writer_op *op)
+{
+	struct sync_op s = { .op = { .apply = sync_apply, .done = sync_done }, .inner = op };
+	int rc;
+
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	writer_submit(w, &s.op);
+	pthread_mutex_lock(&s.lock);
+	while (!s.finished)
+		pthread_cond_wait(&s.cond, &s.lock);
+	rc = s.rc;
+	pthread_mutex_unlock(&s.lock);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+	return rc;
+}
+
+void writer_destroy(struct writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(w->stmts[i]);
+	db_close(w->db);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

@@ -1,0 +1,48 @@
+/* One writer thread per database, doing group commit: request threads hand
+ * over operations and are told when their transaction is durable. The
+ * writer takes everything queued (up to a cap) as one batch, applies it in
+ * one transaction and commits; what arrives during that commit forms the
+ * next batch. Batches therefore size themselves to the load, and an idle
+ * server commits a lone row at once: no timer adds latency. */
+#ifndef INLET_STORE_WRITER_H
+#define INLET_STORE_WRITER_H
+
+#include <sqlite3.h>
+
+struct writer;
+struct writer_op;
+
+struct writer_op {
+	/* Runs on the writer thread inside the batch's transaction. A
+	 * non-zero return fails this op only (its statement is undone by
+	 * SQLite); the rest of the batch still commits. */
+	int (*apply)(struct writer *w, sqlite3 *db, struct writer_op *op);
+	/* Runs on the writer thread after commit (rc 0) or failure. The op's
+	 * memory may be freed from here on. */
+	void (*done)(struct writer_op *op, int rc);
+	struct writer_op *next; /* writer-owned while queued */
+};
+
+struct writer_hooks {
+	/* Optional: runs inside each batch's transaction before COMMIT. */
+	int (*before_commit)(void *ctx, struct writer *w, sqlite3 *db);
+	/* Optional: runs after each batch with its outcome. */
+	void (*after_batch)(void *ctx, int rc);
+	void *ctx;
+};
+
+/* Opens its own connection to path (which must already be migrated) and
+ * starts the thread. max_batch caps the ops per transaction. */
+int writer_create(struct writer **out, const char *path, const char *name,
+		  unsigned max_batch, const struct writer_hooks *hooks);
+/* Queues op; done() will be called exactly once. After writer_stop the op
+ * fails at once with INLET_ESHUTDOWN. */
+void writer_submit(struct writer *w, struct writer_op *op);
+/* Queues op and waits for its outcome (its done is replaced). */
+int writer_run(struct writer *w, struct writer_op *op);
+/* A statement cached on the writer's connection (slot < 16), for apply(). */
+sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql);
+/* Commits everything already queued, then stops the thread. Accepts NULL. */
+void writer_destroy(struct writer *w);
+
+#endif
