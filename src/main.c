@@ -351,7 +351,7 @@ static int cmd_keys(int argc, char **argv)
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++)
-			printf("%s\t%s\t%s…\t%s\n", keys[i].pid, keys[i].name, keys[i].prefix,
+			printf("%s\t%s\t%s\t%s\n", keys[i].pid, keys[i].name, keys[i].prefix,
 			       keys[i].revoked_ms ? "revoked" : "active");
 		ret = 0;
 	} else {

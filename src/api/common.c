@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "core/err.h"
 #include "http/http.h"
+#include "ingest/header.h"
 #include "store/tenant.h"
 #include "vault/vault.h"
 
@@ -48,6 +49,16 @@ json_object *api_body(struct http_req *r)
 	struct json_tokener *tok;
 	json_object *o;
 
+	const char *ctype = http_header(r, "Content-Type");
+
+	if (http_body_too_big(r)) {
+		http_error(r, 413, "too_big", "The request body is too large.");
+		return NULL;
+	}
+	if (ctype && header_media(ctype) != MEDIA_JSON) {
+		http_error(r, 415, "unsupported_media_type", "Send the body as application/json.");
+		return NULL;
+	}
 	if (len == 0) {
 		http_error(r, 400, "invalid", "Send a JSON object as the request body.");
 		return NULL;

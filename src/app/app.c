@@ -85,7 +85,7 @@ void app_close(struct app *a)
 	tenant_close(a->tenant);
 	pubid_destroy(a->ids);
 	vault_destroy(a->vault);
-	secure_wipe(a->salt, sizeof(a->salt));
+	vault_mac_destroy(a->ip_mac);
 	pthread_mutex_destroy(&a->salt_lock);
 	free(a);
 }
@@ -104,16 +104,19 @@ int app_ip_hash(struct app *a, const char *ip, char out[65])
 
 	pthread_mutex_lock(&a->salt_lock);
 	if (a->salt_day != day) {
-		rc = tenant_daily_salt(a->tenant, day, a->salt);
-		if (!rc)
+		/* A new day: a new salt, so hashes cannot be linked across days. */
+		rc = tenant_daily_salt(a->tenant, day, salt);
+		if (!rc) {
+			vault_mac_destroy(a->ip_mac);
+			a->ip_mac = vault_mac_create(salt, sizeof(salt));
 			a->salt_day = day;
+		}
+		secure_wipe(salt, sizeof(salt));
 	}
-	memcpy(salt, a->salt, sizeof(salt));
+	if (!rc)
+		vault_mac_compute(a->ip_mac, ip, strlen(ip), mac);
 	pthread_mutex_unlock(&a->salt_lock);
-	if (!rc) {
-		vault_hmac_sha256(salt, sizeof(salt), ip, strlen(ip), mac);
+	if (!rc)
 		hex_encode(out, mac, sizeof(mac));
-	}
-	secure_wipe(salt, sizeof(salt));
 	return rc;
 }

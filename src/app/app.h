@@ -20,6 +20,7 @@ struct blob_store;
 struct ep_cache;
 struct ratelimit;
 struct pubid;
+struct vault_mac;
 
 struct app {
 	struct config cfg;
@@ -32,7 +33,7 @@ struct app {
 	struct pubid *ids;
 	pthread_mutex_t salt_lock;
 	int64_t salt_day;         /* under salt_lock */
-	uint8_t salt[32];         /* under salt_lock */
+	struct vault_mac *ip_mac; /* keyed with salt_day's salt; under salt_lock */
 };
 
 /* Opens the data folder (creating it). full = 0 opens only what the CLI

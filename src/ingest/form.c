@@ -72,8 +72,8 @@ struct form {
 	struct vault_key *key;
 	struct vault_writer *vw;
 	struct blob_writer *bw;
-	struct form_file files[MAX_FILES];
-	size_t nfiles;
+	struct form_file *files;    /* arena; grown as file parts arrive */
+	size_t nfiles, files_cap;
 
 	int64_t sub_id;
 	char sub_pid[PUBID_MAX];
@@ -298,8 +298,17 @@ static int mp_part_begin(void *ctx, const struct mp_part *part)
 		fail(f, 413, "TOO_MANY_FILES", f->part_name, "Too many files were attached.");
 		return INLET_ETOOMANY;
 	}
+	if (f->nfiles == f->files_cap) {
+		/* Most posts carry no file: the table exists only once one does. */
+		size_t cap = f->files_cap ? 2 * f->files_cap : 4;
+		struct form_file *bigger = arena_zalloc(f->arena, cap * sizeof(*bigger));
+
+		if (f->nfiles)
+			memcpy(bigger, f->files, f->nfiles * sizeof(*bigger));
+		f->files = bigger;
+		f->files_cap = cap;
+	}
 	ff = &f->files[f->nfiles];
-	memset(ff, 0, sizeof(*ff));
 	ff->name = arena_strdup(f->arena, part->filename);
 	ff->field = f->part_name;
 	ff->ctype = arena_strdup(f->arena, part->content_type ? part->content_type

@@ -288,6 +288,10 @@ int header_origin(const char *url, char *out, size_t outsize)
 		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
 	lower[hlen] = '\0';
+	/* Browsers serialise an origin without its scheme's default port, so
+	 * "https://a:443" must compare equal to the Origin header "https://a". */
+	if ((port == 443 && scheme[4] == 's') || (port == 80 && scheme[4] == '\0'))
+		port = -1;
 	if (port >= 0)
 		n = snprintf(out, outsize, "%s://%s:%ld", scheme, lower, port);
 	else

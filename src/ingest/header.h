@@ -27,9 +27,10 @@ int header_prefers_html(const char *accept);
 /* The origin (scheme://host[:port]) of a URL or Origin value, lowercased
  * scheme and host, into out. INLET_EINVAL if it is not an http(s) URL
  * ("null", other schemes, an empty or odd host, a bad port); INLET_ETOOBIG
- * if out is too small. Credentials (user@) are dropped; the port is kept
- * only when given, as a plain number, so a default port is not removed:
- * "https://a" and "https://a:443" give different strings. */
+ * if out is too small. As browsers serialise an Origin header: credentials
+ * (user@) are dropped, the port is a plain number and is left out when it
+ * is the scheme's default, so "https://A:443/x" gives "https://a"; a
+ * backslash ends the host like '/'. */
 int header_origin(const char *url, char *out, size_t outsize);
 
 #endif

@@ -12,7 +12,9 @@ struct mp_parser;
 /* What the part's headers said. Strings are valid only during part_begin. */
 struct mp_part {
 	const char *name;         /* Content-Disposition name=; never NULL ("" if absent) */
-	const char *filename;     /* filename= (filename* preferred when given), or NULL: a plain field */
+	const char *filename;     /* filename= (filename* preferred when given), or NULL: a plain field.
+				     "" for an empty file input, or when only an undecodable
+				     filename* (not UTF-8, or with %00) was given */
 	const char *content_type; /* the part's Content-Type, or NULL */
 };
 
@@ -41,10 +43,16 @@ int mp_boundary(const char *content_type, char *out, size_t outsize);
 /* Creates a parser for boundary (without the leading "--"). The callbacks
  * and ctx must outlive the parser. Never NULL: for a boundary that is
  * empty, longer than 70 bytes or holds CR or LF, the first mp_feed (and
- * mp_finish) returns INLET_EINVAL. While scanning data the parser holds
- * back at most the delimiter ("\r\n--" boundary) plus 17 bytes of
- * transport padding and lookahead. Text before the first delimiter
- * (preamble) and after the closing one (epilogue) is ignored. */
+ * mp_finish) returns INLET_EINVAL.
+ * As in RFC 2046, a delimiter line is "--" boundary at the very start of
+ * the body or right after a CRLF (which belongs to the delimiter, not to
+ * the data before it), followed by "--" (the close) or by up to 16 spaces
+ * or tabs and CRLF; anything else ("--boundaryX") is part data. Text
+ * before the first delimiter (preamble) and after the close (epilogue) is
+ * ignored. Header lines must end in CRLF; a bare LF or CR in the headers,
+ * a line without ':', or an unterminated quoted parameter is INLET_EINVAL.
+ * While scanning data the parser holds back at most the delimiter plus 17
+ * bytes, so data reaches part_data as it streams in. */
 struct mp_parser *mp_create(const char *boundary, const struct mp_limits *lim,
 			    const struct mp_callbacks *cb, void *ctx);
 /* Feeds len bytes. Returns 0, a callback's non-zero value, INLET_EINVAL

@@ -189,12 +189,14 @@ static struct vault_key *cache_take(struct vault *v, const char *eid, uint32_t v
 {
 	struct vault_key *k = cache_find(v, eid, version);
 
-	if (!k || memcmp(k->wrapped, wrapped, VAULT_WRAPPED_BYTES) != 0)
-		return NULL;
-	lru_unlink(v, k);
-	lru_push_front(v, k);
-	k->refs++;
-	v->handles++;
+	if (k && memcmp(k->wrapped, wrapped, VAULT_WRAPPED_BYTES) != 0)
+		k = NULL;
+	if (k) {
+		lru_unlink(v, k);
+		lru_push_front(v, k);
+		k->refs++;
+		v->handles++;
+	}
 	return k;
 }
 

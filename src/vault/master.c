@@ -109,19 +109,26 @@ out:
 	return rc;
 }
 
+/* -1 with errno set on failure. */
 static int write_all(int fd, const char *p, size_t n)
 {
+	int rc = 0;
+
 	while (n > 0) {
 		ssize_t r = write(fd, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return -1;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			rc = -1;
+			break;
+		}
 		p += r;
 		n -= (size_t)r;
 	}
-	return 0;
+	return rc;
 }
 
 /* Moves tmp to path unless path exists (then -1 with errno EEXIST).

@@ -69,33 +69,43 @@ void vault_token_new(char **token, uint8_t hash[32])
 static uint32_t argon2_memory(void)
 {
 	const char *s = getenv("INLET_ARGON2_MEMORY_KIB");
-	unsigned long v;
+	uint32_t m = ARGON2_M_KIB;
 	char *end;
 
-	if (!s || !*s)
-		return ARGON2_M_KIB;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || s[0] == '-' || v >= ARGON2_M_KIB)
-		return ARGON2_M_KIB;
-	return v < ARGON2_M_MIN_KIB ? ARGON2_M_MIN_KIB : (uint32_t)v;
+	if (s && *s && *s != '-') {
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (!errno && !*end && v < ARGON2_M_KIB)
+			m = v < ARGON2_M_MIN_KIB ? ARGON2_M_MIN_KIB : (uint32_t)v;
+	}
+	return m;
 }
 
 /* other: the code for every failure not named here. */
 static int argon2_rc(int r, int other)
 {
+	int rc;
+
 	switch (r) {
 	case ARGON2_OK:
-		return 0;
+		rc = 0;
+		break;
 	case ARGON2_VERIFY_MISMATCH:
-		return INLET_EAUTH;
+		rc = INLET_EAUTH;
+		break;
 	case ARGON2_MEMORY_ALLOCATION_ERROR:
-		return INLET_ENOMEM;
+		rc = INLET_ENOMEM;
+		break;
 	case ARGON2_PWD_TOO_LONG:
-		return INLET_EINVAL;
+		rc = INLET_EINVAL;
+		break;
 	default:
-		return other;
+		rc = other;
+		break;
 	}
+	return rc;
 }
 
 int vault_password_hash(const char *password, char **encoded)
@@ -128,9 +138,11 @@ out:
 
 int vault_password_verify(const char *encoded, const char *password)
 {
-	if (!encoded || !password)
-		return INLET_EINVAL;
+	int rc = INLET_EINVAL;
+
 	/* Any failure other than a mismatch means the stored string is not a
 	 * valid argon2id encoding. */
-	return argon2_rc(argon2id_verify(encoded, password, strlen(password)), INLET_EINVAL);
+	if (encoded && password)
+		rc = argon2_rc(argon2id_verify(encoded, password, strlen(password)), INLET_EINVAL);
+	return rc;
 }

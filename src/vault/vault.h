@@ -19,6 +19,10 @@
  *                       | u32 file index | u64 chunk index | u8 last
  *                  the last chunk has last=1 (it may be empty), so a
  *                  truncated file fails to open instead of reading short.
+ *                  A reader takes the chunk that ends the input as the one
+ *                  meant to be last and checks the flag, so bytes after the
+ *                  real last chunk fail as well.
+ *   The u8 lengths cap endpoint ids and file record ids at 255 bytes.
  *
  * Thread safety: a struct vault is shared by every thread; its cache has
  * its own lock, and each thread uses its own EVP context. */
@@ -43,7 +47,7 @@ struct vault_key;
  * when the file cannot be read or written. */
 int vault_open(struct vault **out, const char *data_dir, const char *master_b64,
 	       size_t cache_entries);
-/* Wipes every key. Accepts NULL. */
+/* Wipes every key. Every key handle must have been released. Accepts NULL. */
 void vault_destroy(struct vault *v);
 
 /* Makes a fresh random data key for endpoint_id at version and returns it
@@ -54,7 +58,9 @@ int vault_key_create(struct vault *v, const char *endpoint_id, uint32_t version,
 /* A usable data key for (endpoint_id, version): from the cache, or
  * unwrapped from wrapped and cached. The caller holds a reference until
  * vault_key_release(). INLET_ETAMPERED if the wrapped key fails to
- * authenticate (wrong master key, flipped byte, other endpoint). */
+ * authenticate (wrong master key, flipped byte, other endpoint); INLET_EINVAL
+ * if wrapped_len is not VAULT_WRAPPED_BYTES or endpoint_id is over 255
+ * bytes. A cached key answers only for the same wrapped bytes. */
 int vault_key_get(struct vault *v, const char *endpoint_id, uint32_t version,
 		  const uint8_t *wrapped, size_t wrapped_len, struct vault_key **out);
 void vault_key_release(struct vault_key *k);
@@ -76,7 +82,8 @@ int vault_open_record(const struct vault_key *k, const char *record_id,
 typedef int (*vault_sink_fn)(void *ctx, const void *data, size_t len);
 struct vault_writer;
 /* Never fails (returns a writer); the header goes to the sink on the first
- * write or at finish. */
+ * write or at finish. k stays referenced until vault_writer_destroy. A
+ * record_id over 255 bytes makes the first write or finish INLET_EINVAL. */
 struct vault_writer *vault_writer_create(const struct vault_key *k, const char *record_id,
 					 uint32_t file_index, vault_sink_fn sink, void *ctx);
 /* Buffers up to one chunk, sealing and sinking each full chunk. */
@@ -91,8 +98,9 @@ uint64_t vault_writer_size(const struct vault_writer *w);
 /* Streaming file opening: reads sealed bytes from source (returns bytes
  * read, 0 at end, <0 an error) and hands plaintext chunks to sink.
  * INLET_ETAMPERED for a flipped byte, reordered or missing chunk, or a
- * file that ends before its last chunk. Plaintext before the failing chunk
- * may already have reached the sink. */
+ * file that ends before its last chunk; INLET_EINVAL for a header of another
+ * format. Plaintext before the failing chunk may already have reached the
+ * sink. */
 typedef long (*vault_source_fn)(void *ctx, void *buf, size_t len);
 int vault_open_stream(const struct vault_key *k, const char *record_id, uint32_t file_index,
 		      vault_source_fn source, void *source_ctx, vault_sink_fn sink, void *sink_ctx);
@@ -102,6 +110,14 @@ int vault_open_stream(const struct vault_key *k, const char *record_id, uint32_t
 void vault_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 		       uint8_t out[32]);
 void vault_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* The same HMAC-SHA256 with the key set up once, for hot paths (client IP
+ * hashing per post): computing duplicates a keyed context instead of
+ * fetching the algorithm again. Safe for concurrent use. */
+struct vault_mac;
+struct vault_mac *vault_mac_create(const void *key, size_t key_len);
+void vault_mac_compute(const struct vault_mac *m, const void *data, size_t len, uint8_t out[32]);
+void vault_mac_destroy(struct vault_mac *m);
 /* Constant-time comparison: 1 when equal. */
 int vault_ct_equal(const void *a, const void *b, size_t len);
 
