@@ -18,7 +18,7 @@ static const char *const outcomes[] = {
 	"TOO_MANY_FILES", "NO_FILE_UPLOADS", "REQUIRED_FIELD_MISSING",
 	"REQUIRED_FIELD_EMPTY", "TYPE_EMAIL", "TYPE_NUMBER", "BODY_TOO_BIG",
 	"UNSUPPORTED_CONTENT_TYPE", "ORIGIN_NOT_ALLOWED", "RATE_LIMITED",
-	"INVALID", "spam", "other"
+	"INVALID", "TOO_MANY_FIELDS", "METHOD_NOT_ALLOWED", "INTERNAL", "spam", "other"
 };
 #define NOUTCOME (sizeof(outcomes) / sizeof(outcomes[0]))
 
@@ -40,7 +40,7 @@ static _Atomic double batch_ms_sum;
 void metrics_init(const struct route *routes)
 {
 	route_table = routes;
-	for (nroutes = 0; routes[nroutes].method && nroutes < MAX_ROUTES; nroutes++)
+	for (nroutes = 0; nroutes < MAX_ROUTES && routes[nroutes].method; nroutes++)
 		;
 }
 

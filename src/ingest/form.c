@@ -636,7 +636,7 @@ void form_post(struct http_req *r)
 {
 	struct form *f = http_state(r);
 	struct app *app = http_app(r);
-	json_object *rec = NULL, *fields, *special, *meta, *files;
+	json_object *rec = NULL, *special = NULL, *fields, *meta, *files;
 	const char *v, *gotcha, *next;
 	struct sub_row row;
 	uint8_t *sealed = NULL;
@@ -708,7 +708,6 @@ void form_post(struct http_req *r)
 	if (gotcha && *gotcha)
 		add_str(meta, "spam_reason", "honeypot");
 	json_object_object_add(rec, "meta", meta);
-	json_object_put(special);
 
 	/* Where the client goes next, decided now so the writer thread only
 	 * has to copy a prepared answer. */
@@ -750,9 +749,11 @@ void form_post(struct http_req *r)
 	http_suspend(r);
 	substore_insert(app_subs(app, f->ep->id), &row, committed, r);
 	free(sealed);
+	json_object_put(special);
 	return;
 failed:
 	json_object_put(rec);
+	json_object_put(special);
 	respond_failure(r, f);
 }
 
@@ -796,9 +797,10 @@ void form_thanks(struct http_req *r)
 
 void form_get(struct http_req *r)
 {
+	/* The form's own routes answer in Formspree's shape throughout. */
+	struct form f = { .html = header_prefers_html(http_header(r, "Accept")) };
+
 	http_add_header(r, "Allow", "POST, OPTIONS");
-	if (header_prefers_html(http_header(r, "Accept")))
-		page_respond(r, 405, "Method not allowed", "This address takes form submissions (POST) only.", NULL);
-	else
-		http_error(r, 405, "method_not_allowed", "This address takes form submissions (POST) only.");
+	fail(&f, 405, "METHOD_NOT_ALLOWED", NULL, "This address takes form submissions (POST) only.");
+	respond_failure(r, &f);
 }

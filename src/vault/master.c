@@ -208,7 +208,7 @@ static int create_key_file(const char *data_dir, const char *path, uint8_t key[V
 		goto out;
 	}
 	log_path(LOG_WARN,
-		 "created a new master key; back this file up now: without it no sealed "
+		 "created a new master key: back up this file now; without it no sealed "
 		 "submission or file can ever be read",
 		 path, 0);
 out:

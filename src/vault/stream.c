@@ -174,7 +174,14 @@ uint64_t vault_writer_size(const struct vault_writer *w)
 	return w->total;
 }
 
-/* ---- reader ---- */
+/* ---- reader ----
+ *
+ * Pull-style: the caller asks for plaintext, the reader pulls sealed bytes
+ * from the source one chunk at a time and hands out only bytes of a chunk
+ * that has authenticated. It reads the length of the chunk after the one it
+ * opens before opening it, so it knows whether the source ends there, which
+ * is what the last flag in the AD must say. Hence "end" (0) is reported only
+ * after the chunk flagged last has opened and the source is exhausted. */
 
 /* Reads until n bytes or end of input; *got says how many arrived. A
  * source error comes back as an INLET code (INLET_EIO if it gave none). */
@@ -201,74 +208,179 @@ static int read_full(vault_source_fn source, void *ctx, uint8_t *buf, size_t n, 
 	return rc;
 }
 
+struct vault_reader {
+	const struct vault_key *k; /* borrowed: the caller keeps its reference until destroy */
+	vault_source_fn source;
+	void *source_ctx;
+	int rc;			   /* sticky: the first failure, returned by every later call */
+	int started;		   /* header checked and the first chunk length read into next */
+	int last;		   /* the chunk in buf was the last one; nothing follows it */
+	uint64_t chunk;		   /* index of the next chunk to open */
+	size_t ad_prefix;	   /* bytes of ad before the chunk index */
+	size_t off, len;	   /* plaintext of the current chunk at buf + VAULT__NONCE:
+				    * len bytes, of which off are handed out; off <= len */
+	uint8_t next[4];	   /* length of the chunk after the one in buf, read ahead */
+	uint8_t ad[AD_MAX];
+	/* nonce | ct | tag of one chunk; opened in place, so the plaintext and
+	 * the ciphertext of a chunk share these bytes. */
+	uint8_t buf[CHUNK_MAX - 4];
+};
+
+struct vault_reader *vault_reader_create(const struct vault_key *k, const char *record_id,
+					 uint32_t file_index, vault_source_fn source,
+					 void *source_ctx)
+{
+	struct vault_reader *r = xcalloc(1, sizeof(*r));
+
+	r->k = k;
+	r->source = source;
+	r->source_ctx = source_ctx;
+	/* As with the writer, a bad argument surfaces at the first read. */
+	if (!k || !source || !(r->ad_prefix = blob_ad_prefix(k, record_id, file_index, r->ad)))
+		r->rc = INLET_EINVAL;
+	return r;
+}
+
+/* Checks the file header and reads the first chunk's length. */
+static int reader_start(struct vault_reader *r)
+{
+	uint8_t head[sizeof(file_header)];
+	size_t got;
+	int rc;
+
+	if ((rc = read_full(r->source, r->source_ctx, head, sizeof(head), &got)))
+		return rc;
+	if (got < sizeof(head))
+		return INLET_ETAMPERED;
+	if (memcmp(head, file_header, sizeof(head)) != 0)
+		return INLET_EINVAL;
+	if ((rc = read_full(r->source, r->source_ctx, r->next, 4, &got)))
+		return rc;
+	if (got < 4) /* not even one chunk: truncated */
+		return INLET_ETAMPERED;
+	r->started = 1;
+	return 0;
+}
+
+/* Reads the chunk whose length is in next, the length after it, and opens
+ * the chunk in place. On failure buf holds nothing worth keeping: it is
+ * wiped, since a failed open leaves unverified plaintext there. */
+static int reader_load(struct vault_reader *r)
+{
+	size_t ct_len = vault__get_be32(r->next), got;
+	struct vault__ad a;
+	int rc;
+
+	assert(r->off == r->len && !r->last);
+	r->off = r->len = 0;
+	if (ct_len > VAULT_CHUNK_BYTES) {
+		rc = INLET_ETAMPERED;
+		goto out;
+	}
+	if ((rc = read_full(r->source, r->source_ctx, r->buf, VAULT__NONCE + ct_len + VAULT__TAG,
+			    &got)))
+		goto out;
+	if (got < VAULT__NONCE + ct_len + VAULT__TAG) {
+		rc = INLET_ETAMPERED;
+		goto out;
+	}
+	if ((rc = read_full(r->source, r->source_ctx, r->next, 4, &got)))
+		goto out;
+	if (got != 0 && got != 4) { /* a torn length: truncated or padded */
+		rc = INLET_ETAMPERED;
+		goto out;
+	}
+	a = (struct vault__ad){ r->ad, blob_ad_chunk(r->ad, r->ad_prefix, r->chunk, got == 0) };
+	rc = vault__gcm_open(vault__thread_ctx(), r->k->key, r->buf, &a, 1, r->buf + VAULT__NONCE,
+			     r->buf + VAULT__NONCE, ct_len, r->buf + VAULT__NONCE + ct_len);
+	if (rc)
+		goto out;
+	r->last = got == 0;
+	r->len = ct_len;
+	r->chunk++;
+out:
+	if (rc)
+		secure_wipe(r->buf, sizeof(r->buf));
+	return rc;
+}
+
+/* Points *p at the authenticated plaintext not yet handed out, loading
+ * chunks until some is there (*n > 0) or the end is verified (*n == 0).
+ * Sticky errors as for vault_reader_read. The caller consumes by moving
+ * r->off. */
+static int reader_pending(struct vault_reader *r, const uint8_t **p, size_t *n)
+{
+	int rc = r->rc;
+
+	*p = NULL;
+	*n = 0;
+	if (!rc && !r->started)
+		rc = reader_start(r);
+	/* Non-last chunks may be empty (the format allows it), so loop; each
+	 * turn consumes at least one chunk head from the source. */
+	while (!rc && r->off == r->len && !r->last)
+		rc = reader_load(r);
+	if (rc) {
+		r->rc = rc;
+		return rc;
+	}
+	*p = r->buf + VAULT__NONCE + r->off;
+	*n = r->len - r->off;
+	return 0;
+}
+
+int vault_reader_fill(struct vault_reader *r)
+{
+	const uint8_t *p;
+	size_t n;
+
+	return reader_pending(r, &p, &n);
+}
+
+long vault_reader_read(struct vault_reader *r, void *buf, size_t len)
+{
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	if (len == 0) /* 0 must keep meaning "authenticated end" */
+		return INLET_EINVAL;
+	if ((rc = reader_pending(r, &p, &n)))
+		return rc;
+	if (n > len)
+		n = len;
+	memcpy(buf, p, n);
+	r->off += n;
+	return (long)n;
+}
+
+void vault_reader_destroy(struct vault_reader *r)
+{
+	if (!r)
+		return;
+	/* buf may hold plaintext not yet handed out, or handed out and still
+	 * secret. */
+	secure_wipe(r, sizeof(*r));
+	free(r);
+}
+
 int vault_open_stream(const struct vault_key *k, const char *record_id, uint32_t file_index,
 		      vault_source_fn source, void *source_ctx, vault_sink_fn sink, void *sink_ctx)
 {
-	uint8_t head[sizeof(file_header)], next[4], ad[AD_MAX], *buf = NULL;
-	size_t prefix, got, ct_len, used = 0; /* used: high-water mark of buf, to wipe */
-	uint64_t chunk = 0;
-	int last = 0, rc;
+	struct vault_reader *r;
+	const uint8_t *p;
+	size_t n;
+	int rc;
 
-	if (!k || !source || !sink || !(prefix = blob_ad_prefix(k, record_id, file_index, ad))) {
-		rc = INLET_EINVAL;
-		goto out;
+	if (!sink)
+		return INLET_EINVAL;
+	r = vault_reader_create(k, record_id, file_index, source, source_ctx);
+	/* Whole chunks go to the sink straight from the reader's buffer. */
+	while (!(rc = reader_pending(r, &p, &n)) && n > 0) {
+		r->off += n;
+		if ((rc = sink(sink_ctx, p, n)))
+			break;
 	}
-	if ((rc = read_full(source, source_ctx, head, sizeof(head), &got)))
-		goto out;
-	if (got < sizeof(head)) {
-		rc = INLET_ETAMPERED;
-		goto out;
-	}
-	if (memcmp(head, file_header, sizeof(head)) != 0) {
-		rc = INLET_EINVAL;
-		goto out;
-	}
-	/* buf holds nonce | ct | tag of one chunk; next holds the length of
-	 * the chunk after it, read ahead to learn whether this one is last. */
-	buf = xmalloc(CHUNK_MAX - 4);
-	if ((rc = read_full(source, source_ctx, next, 4, &got)))
-		goto out;
-	if (got < 4) { /* not even one chunk: truncated */
-		rc = INLET_ETAMPERED;
-		goto out;
-	}
-	while (!last) {
-		struct vault__ad a;
-
-		ct_len = vault__get_be32(next);
-		if (ct_len > VAULT_CHUNK_BYTES) {
-			rc = INLET_ETAMPERED;
-			goto out;
-		}
-		if (used < VAULT__NONCE + ct_len + VAULT__TAG)
-			used = VAULT__NONCE + ct_len + VAULT__TAG;
-		if ((rc = read_full(source, source_ctx, buf, VAULT__NONCE + ct_len + VAULT__TAG,
-				    &got)))
-			goto out;
-		if (got < VAULT__NONCE + ct_len + VAULT__TAG) {
-			rc = INLET_ETAMPERED;
-			goto out;
-		}
-		if ((rc = read_full(source, source_ctx, next, 4, &got)))
-			goto out;
-		if (got != 0 && got != 4) { /* a torn length: truncated or padded */
-			rc = INLET_ETAMPERED;
-			goto out;
-		}
-		last = got == 0;
-		a = (struct vault__ad){ ad, blob_ad_chunk(ad, prefix, chunk, last) };
-		rc = vault__gcm_open(vault__thread_ctx(), k->key, buf, &a, 1, buf + VAULT__NONCE,
-				     buf + VAULT__NONCE, ct_len, buf + VAULT__NONCE + ct_len);
-		if (rc)
-			goto out;
-		if (ct_len && (rc = sink(sink_ctx, buf + VAULT__NONCE, ct_len)))
-			goto out;
-		chunk++;
-	}
-out:
-	if (buf) {
-		secure_wipe(buf, used);
-		free(buf);
-	}
+	vault_reader_destroy(r);
 	return rc;
 }

@@ -105,6 +105,33 @@ typedef long (*vault_source_fn)(void *ctx, void *buf, size_t len);
 int vault_open_stream(const struct vault_key *k, const char *record_id, uint32_t file_index,
 		      vault_source_fn source, void *source_ctx, vault_sink_fn sink, void *sink_ctx);
 
+/* The same opening, pull-style (vault_open_stream is built on it): the
+ * caller asks for plaintext and the reader pulls sealed bytes from source
+ * one chunk at a time. It holds one chunk (about 64 KiB, ciphertext and
+ * plaintext sharing the buffer) whatever the file size, and hands out only
+ * bytes of a chunk that has authenticated. */
+struct vault_reader;
+/* Never fails (returns a reader); k must stay referenced and source_ctx
+ * valid until vault_reader_destroy. A NULL k or source, or a record_id
+ * over 255 bytes, makes the first call INLET_EINVAL. */
+struct vault_reader *vault_reader_create(const struct vault_key *k, const char *record_id,
+					 uint32_t file_index, vault_source_fn source,
+					 void *source_ctx);
+/* Copies up to len (> 0) bytes of authenticated plaintext into buf and
+ * returns how many (> 0). Returns 0 only at the authenticated end: the
+ * chunk flagged last has opened and the source is exhausted. Otherwise a
+ * negative code as vault_open_stream gives (INLET_ETAMPERED, INLET_EINVAL
+ * for another format, a source's error), which sticks: every later call
+ * returns it too. len == 0 is INLET_EINVAL (not sticky). */
+long vault_reader_read(struct vault_reader *r, void *buf, size_t len);
+/* Reads ahead until the reader holds authenticated plaintext not yet read,
+ * or has verified the end: 0, or the error vault_reader_read would return.
+ * Lets a caller authenticate the first chunk before committing to an
+ * answer. Consumes no plaintext. */
+int vault_reader_fill(struct vault_reader *r);
+/* Wipes buffers (and frees). Accepts NULL. */
+void vault_reader_destroy(struct vault_reader *r);
+
 /* Keyed hash for privacy-preserving identifiers (client IP under a daily
  * salt): out = HMAC-SHA256(key, data). */
 void vault_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
