@@ -1,10 +1,13 @@
 /* inlet: the command line. Parses arguments and calls into the library. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -16,6 +19,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/server.h"
+#include "store/shards.h"
+#include "store/subs.h"
 #include "store/tenant.h"
 #include "vault/vault.h"
 
@@ -30,6 +35,7 @@ static const char usage_main[] =
 	"  serve         run the server\n"
 	"  init          create an account and its owner\n"
 	"  keys          create, list and revoke API keys\n"
+	"  shards        where endpoints' submissions live; move one to its own database\n"
 	"  routes        print every HTTP route\n"
 	"  version       print the version\n"
 	"\n"
@@ -57,6 +63,33 @@ static const char usage_keys[] =
 	"\n"
 	"create prints the new API key alone on the last line, once: only its\n"
 	"SHA-256 is stored.\n";
+
+static const char usage_shards[] =
+	"usage: inlet shards list --data DIR\n"
+	"       inlet shards move --data DIR ENDPOINT_ID\n"
+	"\n"
+	"list shows each endpoint, where its submissions live, how many there are\n"
+	"and any move under way. move takes an endpoint out of the shared database\n"
+	"into one of its own now, online if a server is running on DIR, and shows\n"
+	"its progress.\n";
+
+/* A running server holds an exclusive lock on DATA/serve.lock. Returns the
+ * lock's fd (held) or -1 if another process holds it. */
+static int take_serve_lock(const char *data_dir)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/serve.lock", data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -2;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 static int usage_error(const char *usage, const char *msg)
 {
@@ -110,7 +143,7 @@ static int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct http_config hc;
 	sigset_t set;
-	int c, sig, rc;
+	int c, sig, rc, lock_fd;
 	char fields[400] = "";
 
 	if (wants_help(argc, argv)) {
@@ -144,6 +177,14 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	metrics_init(app_routes);
+	if (mkdir(cfg.data_dir, 0700) && errno != EEXIST) {
+		log_msg(LOG_ERROR, "cannot create the data folder %s", cfg.data_dir);
+		return 1;
+	}
+	if ((lock_fd = take_serve_lock(cfg.data_dir)) < 0) {
+		log_msg(LOG_ERROR, "another inlet is serving %s", cfg.data_dir);
+		return 1;
+	}
 	if ((rc = app_open(&app, &cfg, 1))) {
 		log_msg(LOG_ERROR, "cannot open the data folder %s: %s", cfg.data_dir, inlet_strerror(rc));
 		return 1;
@@ -160,7 +201,17 @@ static int cmd_serve(int argc, char **argv)
 	}
 	config_finish(&cfg, http_server_port(srv));
 	app->cfg = cfg;
-	log_field_str(fields, sizeof(fields), "url", cfg.public_url);
+	{
+		/* url is where this process listens (what a client on this host
+		 * connects to); public_url is the base it builds links with. */
+		char listen_url[128];
+		const char *h = strcmp(cfg.listen_host, "0.0.0.0") == 0 ? "127.0.0.1" : cfg.listen_host;
+
+		snprintf(listen_url, sizeof(listen_url), strchr(h, ':') ? "http://[%s]:%u" : "http://%s:%u", h,
+			 http_server_port(srv));
+		log_field_str(fields, sizeof(fields), "url", listen_url);
+	}
+	log_field_str(fields, sizeof(fields), "public_url", cfg.public_url);
 	log_field_str(fields, sizeof(fields), "data", cfg.data_dir);
 	log_field_int(fields, sizeof(fields), "threads", cfg.threads);
 	log_emit(LOG_INFO, "listening", fields);
@@ -173,6 +224,7 @@ static int cmd_serve(int argc, char **argv)
 		log_msg(LOG_WARN, "%d requests still in flight after 10 s", rc);
 	http_server_destroy(srv);
 	app_close(app);
+	close(lock_fd);
 	log_msg(LOG_INFO, "stopped");
 	return 0;
 }
@@ -371,6 +423,155 @@ out:
 	return ret;
 }
 
+/* ---- shards ----------------------------------------------------------------- */
+
+static void progress(int64_t done, int64_t total, const char *state, int tty)
+{
+	int pct = total > 0 ? (int)(done * 100 / total) : 0;
+
+	if (pct > 100)
+		pct = 100;
+	if (tty) {
+		char bar[41];
+		int fill = pct * 40 / 100;
+
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '-', (size_t)(40 - fill));
+		bar[40] = '\0';
+		printf("\r%-8s [%s] %3d%%  %lld/%lld ", state, bar, pct, (long long)done, (long long)total);
+	} else {
+		printf("%s %lld/%lld\n", state, (long long)done, (long long)total);
+	}
+	fflush(stdout);
+}
+
+static int cmd_shards(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct app *app = NULL;
+	struct arena *a = NULL;
+	const char *sub;
+	int c, rc, ret = 1, lock_fd = -1;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_shards, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "move")))
+		return usage_error(usage_shards, "shards needs list or move");
+	sub = argv[1];
+	if ((rc = load_config(&cfg)))
+		return rc;
+	optind = 1;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg);
+		else
+			return usage_error(usage_shards, NULL);
+	}
+	if (!strcmp(sub, "list") ? optind != argc : optind != argc - 1)
+		return usage_error(usage_shards, !strcmp(sub, "list") ? "unexpected argument"
+								     : "shards move needs one ENDPOINT_ID");
+	lock_fd = take_serve_lock(cfg.data_dir);
+	if (lock_fd == -2) {
+		fprintf(stderr, "inlet: cannot open %s\n", cfg.data_dir);
+		return 1;
+	}
+	/* Without a server, this process opens the stores and runs the mover;
+	 * with one, it only asks (tenant.db) and watches. */
+	if ((rc = app_open(&app, &cfg, lock_fd >= 0))) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", cfg.data_dir, inlet_strerror(rc));
+		goto out;
+	}
+	a = arena_create(8192);
+	if (!strcmp(sub, "list")) {
+		struct endpoint *eps;
+		struct shard_move *mv;
+		size_t n, nm;
+
+		if ((rc = tenant_moves(app->tenant, a, &mv, &nm)) ||
+		    (rc = tenant_endpoint_list(app->tenant, 0, a, &eps, &n))) {
+			fprintf(stderr, "inlet: %s\n", inlet_strerror(rc));
+			goto out;
+		}
+		printf("%-22s %-34s %10s  %s\n", "ENDPOINT", "LOCATION", "ROWS", "MOVE");
+		for (size_t i = 0; i < n; i++) {
+			int64_t rows = -1;
+			const char *state = "-";
+
+			/* Counts come from the stores, opened only without a server. */
+			if (app->shards)
+				substore_count(app_subs(app, eps[i].id), eps[i].id, &rows);
+			for (size_t k = 0; k < nm; k++)
+				if (mv[k].endpoint_id == eps[i].id)
+					state = arena_printf(a, "%s %lld/%lld", mv[k].state,
+							     (long long)mv[k].rows_copied, (long long)mv[k].rows_total);
+			if (rows >= 0)
+				printf("%-22s %-34s %10lld  %s\n", eps[i].pid, eps[i].location, (long long)rows, state);
+			else
+				printf("%-22s %-34s %10s  %s\n", eps[i].pid, eps[i].location, "(serving)", state);
+		}
+		ret = 0;
+	} else {
+		struct endpoint ep;
+		int tty = isatty(STDOUT_FILENO), seen = 0;
+
+		if ((rc = tenant_endpoint_get(app->tenant, 0, argv[optind], a, &ep))) {
+			fprintf(stderr, "inlet: no endpoint %s\n", argv[optind]);
+			goto out;
+		}
+		if (strcmp(ep.location, "shared") != 0) {
+			printf("%s already lives in %s\n", ep.pid, ep.location);
+			ret = 0;
+			goto out;
+		}
+		if ((rc = tenant_move_request(app->tenant, ep.id))) {
+			fprintf(stderr, "inlet: %s\n", inlet_strerror(rc));
+			goto out;
+		}
+		if (app->shards)
+			shards_kick(app->shards);
+		for (;;) {
+			struct shard_move mv;
+			struct arena *tmp = arena_create(1024);
+
+			rc = tenant_move_get(app->tenant, ep.id, tmp, &mv);
+			if (rc == INLET_ENOTFOUND) {
+				arena_destroy(tmp);
+				break;
+			}
+			if (!rc) {
+				progress(mv.rows_copied, mv.rows_total, mv.state, tty);
+				seen = 1;
+			}
+			arena_destroy(tmp);
+			usleep(tty ? 200000 : 1000000);
+		}
+		if (seen && tty)
+			printf("\n");
+		if ((rc = tenant_endpoint_get(app->tenant, 0, argv[optind], a, &ep)) == 0 &&
+		    strcmp(ep.location, "shared") != 0) {
+			printf("%s now lives in %s\n", ep.pid, ep.location);
+			ret = 0;
+		} else {
+			fprintf(stderr, "inlet: the move of %s did not finish\n", argv[optind]);
+		}
+	}
+out:
+	arena_destroy(a);
+	app_close(app);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return ret;
+}
+
 static int cmd_routes(void)
 {
 	for (const struct route *r = app_routes; r->method; r++)
@@ -399,6 +600,8 @@ int main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (!strcmp(cmd, "keys"))
 		return cmd_keys(argc - 1, argv + 1);
+	if (!strcmp(cmd, "shards"))
+		return cmd_shards(argc - 1, argv + 1);
 	if (!strcmp(cmd, "routes"))
 		return wants_help(argc - 1, argv + 1) ? (puts("usage: inlet routes"), 0) : cmd_routes();
 	fprintf(stderr, "inlet: unknown command '%s'\n", cmd);

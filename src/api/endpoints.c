@@ -15,6 +15,7 @@
 #include "endpoint/cache.h"
 #include "endpoint/settings.h"
 #include "http/http.h"
+#include "store/shards.h"
 #include "store/subs.h"
 #include "store/tenant.h"
 #include "vault/vault.h"
@@ -39,7 +40,27 @@ static json_object *endpoint_json(struct app *app, const struct endpoint *e)
 	json_object_object_add(o, "settings", settings ? settings : json_object_new_object());
 	substore_count(app_subs(app, e->id), e->id, &count);
 	json_object_object_add(o, "submission_count", json_object_new_int64(count));
-	json_object_object_add(o, "location", json_object_new_string(e->location));
+	/* Where its submissions live: "shared", or its own database. */
+	json_object_object_add(o, "location", json_object_new_string(
+						     app->shards ? shards_location(app->shards, e->id) : e->location));
+	{
+		struct arena *a = arena_create(1024);
+		struct shard_move mv;
+
+		if (tenant_move_get(app->tenant, e->id, a, &mv) == 0) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(m, "state", json_object_new_string(mv.state));
+			json_object_object_add(m, "target", json_object_new_string(mv.target));
+			json_object_object_add(m, "rows_copied", json_object_new_int64(mv.rows_copied));
+			json_object_object_add(m, "rows_total", json_object_new_int64(mv.rows_total));
+			json_object_object_add(m, "started_at", api_time_json(mv.started_ms));
+			json_object_object_add(o, "move", m);
+		} else {
+			json_object_object_add(o, "move", NULL);
+		}
+		arena_destroy(a);
+	}
 	json_object_object_add(o, "created_at", api_time_json(e->created_ms));
 	return o;
 }
@@ -235,8 +256,12 @@ void api_endpoint_delete(struct http_req *r)
 		return;
 	}
 	ep_cache_invalidate(app->endpoints, e.key);
-	if ((rc = substore_delete_endpoint(app_subs(app, e.id), e.id)))
+	/* Its rows may be in the shared store, its own database, or (mid-move)
+	 * both: purge the shared store always, then drop its own database. */
+	if ((rc = substore_delete_endpoint(app->shared, e.id)))
 		log_msg(LOG_ERROR, "endpoint %s: purge of submissions failed: %s", e.pid, inlet_strerror(rc));
+	if (app->shards)
+		shards_forget(app->shards, e.id);
 	snprintf(prefix, sizeof(prefix), "%s/", e.pid);
 	app->blobs->ops->remove_prefix(app->blobs, prefix);
 	vault_key_forget(app->vault, e.pid, e.key_version);

@@ -16,6 +16,7 @@
 struct vault;
 struct tenant;
 struct substore;
+struct shards;
 struct blob_store;
 struct ep_cache;
 struct ratelimit;
@@ -27,6 +28,7 @@ struct app {
 	struct vault *vault;
 	struct tenant *tenant;
 	struct substore *shared;  /* DATA/submissions/shared.db */
+	struct shards *shards;    /* which store holds each endpoint; the mover */
 	struct blob_store *blobs;
 	struct ep_cache *endpoints;
 	struct ratelimit *rl;

@@ -1,9 +1,11 @@
 #include "app/routes.h"
 
+#include <stdint.h>
+
 #include "api/api.h"
 #include "ingest/form.h"
 
-#define FORM_MAX (25u * 1024 * 1024) /* the form handler applies its own caps below this */
+#define FORM_MAX SIZE_MAX /* the form handler applies its own caps (INLET_*_BODY_MAX) */
 #define API_MAX (1024u * 1024)
 
 const struct route app_routes[] = {

@@ -19,6 +19,11 @@ struct config {
 	int trust_proxy;          /* INLET_TRUST_PROXY=1: client IP from X-Forwarded-For */
 	unsigned node_id;         /* INLET_NODE_ID 0..255, goes into submission ids */
 	size_t key_cache;         /* INLET_KEY_CACHE; unwrapped data keys kept, default 1024 */
+	size_t shard_threshold;   /* INLET_SHARD_THRESHOLD; an endpoint past this many submissions
+				   * moves to a database of its own; 0 = never. Default 10,000 */
+	size_t move_batch;        /* INLET_MOVE_BATCH; rows per copy step of a move, default 2,000 */
+	size_t move_pause_ms;     /* INLET_MOVE_PAUSE_MS; pause between copy steps, to leave
+				   * room for live ingest on a busy disk; default 0 */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */

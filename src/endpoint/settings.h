@@ -30,6 +30,7 @@ struct settings {
 	enum ip_mode ip;
 	unsigned rl_per_minute;    /* 0: no rate limit */
 	unsigned rl_burst;
+	uint64_t shard_threshold;  /* submissions before a move to its own database; 0: the server's */
 };
 
 /* Parses settings JSON (NULL or "" = all defaults). On a bad value returns

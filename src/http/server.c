@@ -367,7 +367,9 @@ static void on_headers(struct http_req *r)
 			r->body_stopped = 1;
 		}
 	}
-	if (r->route->begin && !r->body_too_big)
+	/* begin runs even for a body already known to be too big: the route
+	 * may want to answer that in its own shape (a form's BODY_TOO_BIG). */
+	if (r->route->begin)
 		r->route->begin(r);
 }
 

@@ -580,7 +580,7 @@ static void validate(struct form *f, json_object *fields)
 			return;
 		}
 		if (rf->type == FIELD_NUMBER && !valid_number(v)) {
-			fail(f, 422, "TYPE_NUMBER", rf->name,
+			fail(f, 422, "TYPE_NUMERIC", rf->name,
 			     arena_printf(f->arena, "The field \"%s\" must be a number.", rf->name));
 			return;
 		}
@@ -638,13 +638,17 @@ void form_post(struct http_req *r)
 	struct app *app = http_app(r);
 	json_object *rec = NULL, *special = NULL, *fields, *meta, *files;
 	const char *v, *gotcha, *next;
-	struct sub_row row;
+	struct sub_row row = { 0 };
 	uint8_t *sealed = NULL;
 	size_t sealed_len, plain_len;
 	const char *plain;
 	char iphash[65];
 	int rc;
 
+	if (!f) {
+		http_error(r, 500, "internal", "the form was not set up");
+		return;
+	}
 	if (!f->fail_status && f->mp && mp_finish(f->mp))
 		fail(f, 400, "INVALID", NULL, "The multipart body is truncated.");
 	if (f->fail_status)
@@ -744,6 +748,7 @@ void form_post(struct http_req *r)
 	row.nfiles = (int)f->nfiles;
 	row.sealed = sealed;
 	row.sealed_len = sealed_len;
+	row.shard_threshold = (int64_t)f->ep->settings.shard_threshold;
 	metrics_ingest(row.status == SUB_SPAM ? "spam" : "accepted");
 	/* Park first: the writer may finish before substore_insert returns. */
 	http_suspend(r);

@@ -58,7 +58,7 @@ int db_open(const char *path, int readonly, sqlite3 **out)
 	sqlite3_busy_timeout(db, 10000);
 	sqlite3_extended_result_codes(db, 1);
 	rc = db_exec(db, readonly ? "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;"
-				  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				  : "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				    " PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;");
 out:
 	if (rc) {

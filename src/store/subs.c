@@ -9,6 +9,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "store/db.h"
+#include "store/subs_int.h"
 #include "store/writer.h"
 
 /* The hot table keeps one secondary index: (endpoint_id, id) serves the
@@ -22,17 +23,14 @@ static const char *const migrations[] = {
 	"  nfiles INTEGER NOT NULL DEFAULT 0, sealed BLOB NOT NULL);"
 	"CREATE INDEX submissions_endpoint ON submissions(endpoint_id, id);"
 	"CREATE TABLE endpoint_counts(endpoint_id INTEGER PRIMARY KEY, total INTEGER NOT NULL);",
-};
-
-#define PENDING_MAX 64
-
-struct substore {
-	struct writer *writer;
-	struct db_pool *readers;
-	/* Per-batch count deltas, folded into endpoint_counts before commit.
-	 * Writer thread only. */
-	struct { int64_t endpoint_id, delta; } pending[PENDING_MAX];
-	int npending;
+	/* 2: moving an endpoint to a database of its own (store/move.c).
+	 * move_log: while an endpoint is tracked, every write to its rows here
+	 * also appends the row's id, in the same transaction.
+	 * move_meta: in the target database, how far the copy has come. */
+	"CREATE TABLE move_log(seq INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL, id INTEGER NOT NULL);"
+	"CREATE INDEX move_log_endpoint ON move_log(endpoint_id, seq);"
+	"CREATE TABLE move_meta(endpoint_id INTEGER PRIMARY KEY, scan_done INTEGER NOT NULL,"
+	"  log_done INTEGER NOT NULL, complete INTEGER NOT NULL DEFAULT 0);",
 };
 
 /* ---- ids ----------------------------------------------------------------- */
@@ -60,7 +58,86 @@ int64_t sub_id_next(void)
 
 /* ---- writer ops ---------------------------------------------------------- */
 
-static void count_delta(struct substore *s, sqlite3 *db, int64_t endpoint_id, int64_t delta);
+static void count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold);
+
+/* ---- routing helpers (writer thread) --------------------------------------- */
+
+int substore_is_tracked(const struct substore *s, int64_t endpoint_id)
+{
+	for (int i = 0; i < s->ntracked; i++)
+		if (s->tracked[i] == endpoint_id)
+			return 1;
+	return 0;
+}
+
+struct substore *substore_moved_to(const struct substore *s, int64_t endpoint_id)
+{
+	for (int i = 0; i < s->nmoved; i++)
+		if (s->moved[i].endpoint_id == endpoint_id)
+			return s->moved[i].to;
+	return NULL;
+}
+
+struct writer *substore_writer(struct substore *s)
+{
+	return s->writer;
+}
+
+void substore_set_moved(struct substore *s, int64_t endpoint_id, struct substore *to)
+{
+	for (int i = 0; i < s->nmoved; i++) {
+		if (s->moved[i].endpoint_id == endpoint_id) {
+			if (to) {
+				s->moved[i].to = to;
+			} else {
+				s->moved[i] = s->moved[--s->nmoved];
+			}
+			return;
+		}
+	}
+	if (!to)
+		return;
+	if (s->nmoved == s->moved_cap) {
+		s->moved_cap = s->moved_cap ? 2 * s->moved_cap : 8;
+		s->moved = xrealloc(s->moved, (size_t)s->moved_cap * sizeof(*s->moved));
+	}
+	s->moved[s->nmoved].endpoint_id = endpoint_id;
+	s->moved[s->nmoved++].to = to;
+}
+
+void substore_set_tracked(struct substore *s, int64_t endpoint_id, int on)
+{
+	for (int i = 0; i < s->ntracked; i++) {
+		if (s->tracked[i] == endpoint_id) {
+			if (!on)
+				s->tracked[i] = s->tracked[--s->ntracked];
+			return;
+		}
+	}
+	if (!on)
+		return;
+	if (s->ntracked == s->tracked_cap) {
+		s->tracked_cap = s->tracked_cap ? 2 * s->tracked_cap : 8;
+		s->tracked = xrealloc(s->tracked, (size_t)s->tracked_cap * sizeof(*s->tracked));
+	}
+	s->tracked[s->ntracked++] = endpoint_id;
+}
+
+int substore_log_write(struct writer *w, int64_t endpoint_id, int64_t id)
+{
+	sqlite3_stmt *st = writer_stmt(w, 6, "INSERT INTO move_log(endpoint_id,id) VALUES(?,?)");
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : INLET_EDB;
+}
+
+/* ---- insert -------------------------------------------------------------- */
 
 struct insert_op {
 	struct writer_op op; /* first */
@@ -73,10 +150,18 @@ struct insert_op {
 static int insert_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct insert_op *io = (struct insert_op *)op;
-	sqlite3_stmt *st = writer_stmt(w, 0, "INSERT INTO submissions(id,endpoint_id,status,key_version,nfiles,sealed)"
-					     " VALUES(?,?,?,?,?,?)");
+	struct substore *to = substore_moved_to(io->s, io->row.endpoint_id);
+	sqlite3_stmt *st;
 	int rc;
 
+	if (to) {
+		/* Queued before its endpoint moved: the row belongs there now. */
+		io->s = to;
+		writer_submit(to->writer, op);
+		return WRITER_FORWARDED;
+	}
+	st = writer_stmt(w, 0, "INSERT INTO submissions(id,endpoint_id,status,key_version,nfiles,sealed)"
+			       " VALUES(?,?,?,?,?,?)");
 	if (!st)
 		return INLET_EDB;
 	sqlite3_bind_int64(st, 1, io->row.id);
@@ -89,7 +174,10 @@ static int insert_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
-	count_delta(io->s, db, io->row.endpoint_id, 1);
+	if (substore_is_tracked(io->s, io->row.endpoint_id) &&
+	    (rc = substore_log_write(w, io->row.endpoint_id, io->row.id)))
+		return rc; /* the insert is undone with the failed op */
+	count_delta(io->s, io->row.endpoint_id, 1, io->row.shard_threshold);
 	return 0;
 }
 
@@ -104,7 +192,7 @@ static void insert_done(struct writer_op *op, int rc)
 void substore_insert(struct substore *s, const struct sub_row *row, substore_done_fn done, void *ctx)
 {
 	/* One allocation for the op and its sealed bytes. */
-	struct insert_op *io = xmalloc(sizeof(*io) + row->sealed_len);
+	struct insert_op *io = xcalloc(1, sizeof(*io) + row->sealed_len);
 
 	io->op.apply = insert_apply;
 	io->op.done = insert_done;
@@ -117,30 +205,53 @@ void substore_insert(struct substore *s, const struct sub_row *row, substore_don
 	writer_submit(s->writer, &io->op);
 }
 
-static void count_delta(struct substore *s, sqlite3 *db, int64_t endpoint_id, int64_t delta)
+/* ---- counts -------------------------------------------------------------- */
+
+#define COUNT_SQL "INSERT INTO endpoint_counts(endpoint_id,total) VALUES(?1,?2)" \
+		  " ON CONFLICT(endpoint_id) DO UPDATE SET total=total+?2 RETURNING total"
+
+static int write_count(struct substore *s, struct writer *w, int64_t endpoint_id, int64_t delta,
+		       int64_t threshold)
+{
+	sqlite3_stmt *st = writer_stmt(w, 1, COUNT_SQL);
+	int64_t total = -1;
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	sqlite3_bind_int64(st, 2, delta);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		total = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return INLET_EDB;
+	/* Reported before commit; a count that then fails to commit only
+	 * makes a move start a batch early, which is harmless. */
+	if (s->on_count && delta > 0)
+		s->on_count(s->on_count_ctx, s, endpoint_id, total, threshold);
+	return 0;
+}
+
+static void count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold)
 {
 	for (int i = 0; i < s->npending; i++) {
 		if (s->pending[i].endpoint_id == endpoint_id) {
 			s->pending[i].delta += delta;
+			if (threshold)
+				s->pending[i].threshold = threshold;
 			return;
 		}
 	}
 	if (s->npending < PENDING_MAX) {
 		s->pending[s->npending].endpoint_id = endpoint_id;
+		s->pending[s->npending].threshold = threshold;
 		s->pending[s->npending++].delta = delta;
 		return;
 	}
 	/* Many endpoints in one batch: write this one through. */
-	sqlite3_stmt *st = writer_stmt(s->writer ? s->writer : NULL, 1,
-				       "INSERT INTO endpoint_counts(endpoint_id,total) VALUES(?1,?2)"
-				       " ON CONFLICT(endpoint_id) DO UPDATE SET total=total+?2");
-	(void)db;
-	if (!st)
-		return;
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	sqlite3_bind_int64(st, 2, delta);
-	sqlite3_step(st);
-	sqlite3_reset(st);
+	(void)write_count(s, s->writer, endpoint_id, delta, threshold);
 }
 
 static int flush_counts(void *ctx, struct writer *w, sqlite3 *db)
@@ -148,20 +259,11 @@ static int flush_counts(void *ctx, struct writer *w, sqlite3 *db)
 	struct substore *s = ctx;
 	int rc = 0;
 
-	for (int i = 0; i < s->npending && !rc; i++) {
-		sqlite3_stmt *st = writer_stmt(w, 1, "INSERT INTO endpoint_counts(endpoint_id,total) VALUES(?1,?2)"
-						     " ON CONFLICT(endpoint_id) DO UPDATE SET total=total+?2");
-
-		if (!st) {
-			rc = INLET_EDB;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, s->pending[i].endpoint_id);
-		sqlite3_bind_int64(st, 2, s->pending[i].delta);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = db_rc(db, sqlite3_errcode(db)) ? db_rc(db, sqlite3_errcode(db)) : INLET_EDB;
-		sqlite3_reset(st);
-	}
+	(void)db;
+	for (int i = 0; i < s->npending && !rc; i++)
+		if (s->pending[i].delta)
+			rc = write_count(s, w, s->pending[i].endpoint_id, s->pending[i].delta,
+					 s->pending[i].threshold);
 	s->npending = 0;
 	return rc;
 }
@@ -183,12 +285,25 @@ struct mod_op {
 	int status;
 };
 
+static void mod_done(struct writer_op *op, int rc);
+
 static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct mod_op *m = (struct mod_op *)op;
+	struct substore *to = substore_moved_to(m->s, m->endpoint_id);
 	sqlite3_stmt *st;
 	int rc, changes;
 
+	if (to) {
+		/* Queued before its endpoint moved. A synchronous op cannot be
+		 * handed over (its caller waits on this writer), so it runs on
+		 * the new store's writer while this one waits. */
+		struct mod_op fwd = *m;
+
+		fwd.s = to;
+		fwd.op.done = mod_done;
+		return writer_run(to->writer, &fwd.op);
+	}
 	if (m->kind == 0)
 		st = writer_stmt(w, 2, "UPDATE submissions SET status=?3 WHERE id=?1 AND endpoint_id=?2");
 	else if (m->kind == 1)
@@ -206,8 +321,11 @@ static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	if (rc != SQLITE_DONE)
 		return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
 	changes = sqlite3_changes(db);
+	if (m->kind < 2 && changes && substore_is_tracked(m->s, m->endpoint_id) &&
+	    (rc = substore_log_write(w, m->endpoint_id, m->id)))
+		return rc;
 	if (m->kind == 1 && changes)
-		count_delta(m->s, db, m->endpoint_id, -1);
+		count_delta(m->s, m->endpoint_id, -1, 0);
 	if (m->kind == 2) {
 		st = writer_stmt(w, 5, "DELETE FROM endpoint_counts WHERE endpoint_id=?");
 		if (st) {
@@ -376,6 +494,7 @@ int substore_open(struct substore **out, const char *path, const char *name)
 	if ((rc = writer_create(&s->writer, path, name, 1024, &hooks)))
 		goto out;
 	s->readers = db_pool_create(path, 0);
+	s->path = xstrdup(path);
 out:
 	db_close(db);
 	if (rc) {
@@ -392,5 +511,8 @@ void substore_close(struct substore *s)
 		return;
 	writer_destroy(s->writer);
 	db_pool_destroy(s->readers);
+	free(s->path);
+	free(s->moved);
+	free(s->tracked);
 	free(s);
 }

@@ -26,6 +26,7 @@ struct sub_row {
 	int nfiles;
 	const uint8_t *sealed; /* vault_seal output */
 	size_t sealed_len;
+	int64_t shard_threshold; /* inserts: the endpoint's move threshold (0: the default) */
 };
 
 /* ms of a submission id. */

@@ -45,6 +45,12 @@ static const char *const migrations[] = {
 	"  version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (endpoint_id, version));"
 	"CREATE TABLE daily_salts(day INTEGER PRIMARY KEY, salt BLOB NOT NULL);",
+	/* 2: moves of busy endpoints to databases of their own (store/shards.c).
+	 * state: requested | copying | cleanup. The row goes when the move is done. */
+	"CREATE TABLE shard_moves("
+	"  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,"
+	"  state TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', rows_copied INTEGER NOT NULL DEFAULT 0,"
+	"  rows_total INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);",
 };
 
 struct tenant {
@@ -503,7 +509,7 @@ int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
 
 	*n = 0;
 	*out = arena_alloc(a, cap * sizeof(**out));
-	if ((rc = q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE e.account_id=? ORDER BY e.id")))
+	if ((rc = q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE ?1=0 OR e.account_id=?1 ORDER BY e.id")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, account_id);
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
@@ -620,4 +626,180 @@ int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
 		q_finish(&q);
 	}
 	return 0;
+}
+
+/* ---- shard map and moves ----------------------------------------------------- */
+
+int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location **out, size_t *n)
+{
+	struct q q;
+	size_t cap = 8;
+	int rc;
+
+	*n = 0;
+	*out = arena_alloc(a, cap * sizeof(**out));
+	if ((rc = q_prepare(t, &q, "SELECT id,pid,location FROM endpoints WHERE location<>'shared' ORDER BY id")))
+		return rc;
+	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct endpoint_location *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
+
+			memcpy(bigger, *out, cap * sizeof(*bigger));
+			*out = bigger;
+			cap *= 2;
+		}
+		(*out)[*n].endpoint_id = sqlite3_column_int64(q.st, 0);
+		(*out)[*n].pid = col_str(a, q.st, 1);
+		(*out)[(*n)++].location = col_str(a, q.st, 2);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
+	q_finish(&q);
+	return rc;
+}
+
+static void move_row(struct arena *a, sqlite3_stmt *st, struct shard_move *m)
+{
+	m->endpoint_id = sqlite3_column_int64(st, 0);
+	m->state = col_str(a, st, 1);
+	m->target = col_str(a, st, 2);
+	m->rows_copied = sqlite3_column_int64(st, 3);
+	m->rows_total = sqlite3_column_int64(st, 4);
+	m->started_ms = sqlite3_column_int64(st, 5);
+	m->updated_ms = sqlite3_column_int64(st, 6);
+}
+
+#define MOVE_COLS "endpoint_id,state,target,rows_copied,rows_total,started_ms,updated_ms"
+
+int tenant_moves(struct tenant *t, struct arena *a, struct shard_move **out, size_t *n)
+{
+	struct q q;
+	size_t cap = 8;
+	int rc;
+
+	*n = 0;
+	*out = arena_alloc(a, cap * sizeof(**out));
+	if ((rc = q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves ORDER BY started_ms")))
+		return rc;
+	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct shard_move *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
+
+			memcpy(bigger, *out, cap * sizeof(*bigger));
+			*out = bigger;
+			cap *= 2;
+		}
+		move_row(a, q.st, &(*out)[(*n)++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_move_get(struct tenant *t, int64_t endpoint_id, struct arena *a, struct shard_move *out)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves WHERE endpoint_id=?")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, endpoint_id);
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW) {
+		move_row(a, q.st, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
+	}
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_move_set(struct tenant *t, int64_t endpoint_id, const char *state, const char *target,
+		    int64_t rows_copied, int64_t rows_total)
+{
+	struct q q;
+	int64_t now = now_ms();
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "INSERT INTO shard_moves(" MOVE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?6)"
+				   " ON CONFLICT(endpoint_id) DO UPDATE SET state=?2, target=?3,"
+				   " rows_copied=?4, rows_total=?5, updated_ms=?6")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, endpoint_id);
+	sqlite3_bind_text(q.st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q.st, 3, target ? target : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q.st, 4, rows_copied);
+	sqlite3_bind_int64(q.st, 5, rows_total);
+	sqlite3_bind_int64(q.st, 6, now);
+	rc = q_run(&q);
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_move_request(struct tenant *t, int64_t endpoint_id)
+{
+	struct q q;
+	int rc;
+
+	/* Only a new request: a move under way keeps its state. */
+	if ((rc = q_prepare(t, &q, "INSERT INTO shard_moves(endpoint_id,state,started_ms,updated_ms)"
+				   " SELECT ?1,'requested',?2,?2 WHERE NOT EXISTS"
+				   " (SELECT 1 FROM endpoints WHERE id=?1 AND location<>'shared')"
+				   " ON CONFLICT(endpoint_id) DO NOTHING")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, endpoint_id);
+	sqlite3_bind_int64(q.st, 2, now_ms());
+	rc = q_run(&q);
+	q_finish(&q);
+	return rc;
+}
+
+int tenant_move_commit(struct tenant *t, int64_t endpoint_id, const char *location)
+{
+	sqlite3 *db = NULL;
+	char sql[64];
+	sqlite3_stmt *st = NULL;
+	int rc, in_tx = 0;
+
+	/* The one commit point of a move: the endpoint's location and the
+	 * move's state change together. */
+	if ((rc = db_pool_acquire(t->pool, &db)))
+		return rc;
+	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
+		goto out;
+	in_tx = 1;
+	if (sqlite3_prepare_v2(db, "UPDATE endpoints SET location=?1 WHERE id=?2", -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, location, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, endpoint_id);
+	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) != 1) {
+		rc = INLET_ENOTFOUND;
+		goto out;
+	}
+	snprintf(sql, sizeof(sql), "UPDATE shard_moves SET state='cleanup' WHERE endpoint_id=%lld",
+		 (long long)endpoint_id);
+	if ((rc = db_exec(db, sql)) || (rc = db_exec(db, "COMMIT")))
+		goto out;
+	in_tx = 0;
+out:
+	sqlite3_finalize(st);
+	if (in_tx)
+		db_exec(db, "ROLLBACK");
+	db_pool_release(t->pool, db);
+	return rc;
+}
+
+int tenant_move_done(struct tenant *t, int64_t endpoint_id)
+{
+	struct q q;
+	int rc;
+
+	if ((rc = q_prepare(t, &q, "DELETE FROM shard_moves WHERE endpoint_id=?")))
+		return rc;
+	sqlite3_bind_int64(q.st, 1, endpoint_id);
+	rc = q_run(&q);
+	q_finish(&q);
+	return rc;
 }

@@ -76,6 +76,7 @@ int tenant_endpoint_get(struct tenant *t, int64_t account_id, const char *pid,
 			struct arena *a, struct endpoint *out);
 int tenant_endpoint_by_key(struct tenant *t, const char *key, struct arena *a, struct endpoint *out);
 int tenant_endpoint_by_id(struct tenant *t, int64_t id, struct arena *a, struct endpoint *out);
+/* account_id 0 lists every account's endpoints (operator tools only). */
 int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
 			 struct endpoint **out, size_t *n);
 /* Updates name and/or settings (NULL leaves a column as it is). */
@@ -86,6 +87,36 @@ int tenant_endpoint_delete(struct tenant *t, int64_t account_id, const char *pid
  * rotation). */
 int tenant_endpoint_key(struct tenant *t, int64_t endpoint_id, uint32_t version,
 			uint8_t *wrapped, size_t size, size_t *len);
+
+/* ---- the shard map and moves (store/shards.c) ---- */
+
+struct endpoint_location {
+	int64_t endpoint_id;
+	const char *pid;
+	const char *location; /* a file name under DATA/submissions/ */
+};
+
+struct shard_move {
+	int64_t endpoint_id;
+	const char *state;    /* requested | copying | cleanup */
+	const char *target;
+	int64_t rows_copied, rows_total;
+	int64_t started_ms, updated_ms;
+};
+
+/* Endpoints that live outside the shared store. */
+int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location **out, size_t *n);
+int tenant_moves(struct tenant *t, struct arena *a, struct shard_move **out, size_t *n);
+int tenant_move_get(struct tenant *t, int64_t endpoint_id, struct arena *a, struct shard_move *out);
+int tenant_move_set(struct tenant *t, int64_t endpoint_id, const char *state, const char *target,
+		    int64_t rows_copied, int64_t rows_total);
+/* Asks for a move (another process, such as `inlet shards move`, may ask);
+ * no-op if one is under way or the endpoint already lives elsewhere. */
+int tenant_move_request(struct tenant *t, int64_t endpoint_id);
+/* Sets the endpoint's location and the move's state to cleanup in one
+ * transaction: the commit point of a move. */
+int tenant_move_commit(struct tenant *t, int64_t endpoint_id, const char *location);
+int tenant_move_done(struct tenant *t, int64_t endpoint_id);
 
 /* The random salt of day (days since the epoch), created on first use;
  * salts older than yesterday are deleted so old hashes cannot be redone. */

@@ -50,17 +50,19 @@ static double ms_since(const struct timespec *t0)
 }
 
 /* Applies and commits one batch; fills each op's result into rcs. */
-static int run_batch(struct writer *w, struct writer_op *batch, int *rcs, size_t n)
+static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t n)
 {
-	struct writer_op *op;
-	size_t i = 0;
 	int rc;
 
+	if (n == 1 && ops[0]->exclusive) {
+		rcs[0] = ops[0]->apply(w, w->db, ops[0]);
+		return 0;
+	}
 	if ((rc = db_exec(w->db, "BEGIN IMMEDIATE")))
 		return rc;
-	for (op = batch; op; op = op->next, i++) {
-		rcs[i] = op->apply(w, w->db, op);
-		if (rcs[i] && sqlite3_get_autocommit(w->db)) {
+	for (size_t i = 0; i < n; i++) {
+		rcs[i] = ops[i]->apply(w, w->db, ops[i]);
+		if (rcs[i] && rcs[i] != WRITER_FORWARDED && sqlite3_get_autocommit(w->db)) {
 			/* SQLite rolled the whole transaction back (I/O error,
 			 * full disk): nothing of this batch is kept. */
 			return rcs[i];
@@ -75,19 +77,40 @@ static int run_batch(struct writer *w, struct writer_op *batch, int *rcs, size_t
 			db_exec(w->db, "ROLLBACK");
 		return rc;
 	}
-	(void)n;
 	return 0;
+}
+
+/* Takes the next batch off the queue (under lock): up to max_batch ops,
+ * stopping before an exclusive op, which always forms a batch of its own. */
+static size_t take_batch(struct writer *w, struct writer_op **ops)
+{
+	size_t n = 0;
+
+	while (w->head && n < w->max_batch) {
+		struct writer_op *op = w->head;
+
+		if (op->exclusive && n > 0)
+			break;
+		w->head = op->next;
+		op->next = NULL;
+		ops[n++] = op;
+		if (op->exclusive)
+			break;
+	}
+	if (!w->head)
+		w->tail = NULL;
+	return n;
 }
 
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	int *rcs = xcalloc(w->max_batch, sizeof(*rcs));
+	struct writer_op **ops = xcalloc(w->max_batch, sizeof(*ops));
 
 	for (;;) {
-		struct writer_op *batch, *op, *next;
 		struct timespec t0;
-		size_t n = 0;
+		size_t n;
 		int rc;
 
 		pthread_mutex_lock(&w->lock);
@@ -97,35 +120,23 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&w->lock);
 			break;
 		}
-		/* Take up to max_batch ops off the front. */
-		struct writer_op *last = w->head;
-
-		batch = last;
-		n = 1;
-		while (last->next && n < w->max_batch) {
-			last = last->next;
-			n++;
-		}
-		w->head = last->next;
-		if (!w->head)
-			w->tail = NULL;
-		last->next = NULL;
+		n = take_batch(w, ops);
 		pthread_mutex_unlock(&w->lock);
 
 		memset(rcs, 0, n * sizeof(*rcs));
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = run_batch(w, batch, rcs, n);
-		metrics_batch(n, ms_since(&t0));
+		rc = run_batch(w, ops, rcs, n);
+		if (!(n == 1 && ops[0]->exclusive))
+			metrics_batch(n, ms_since(&t0));
 		if (w->hooks.after_batch)
 			w->hooks.after_batch(w->hooks.ctx, rc);
 		if (rc)
 			log_msg(LOG_ERROR, "writer %s: batch of %zu failed: %s", w->name, n, inlet_strerror(rc));
-		op = batch;
-		for (size_t i = 0; op; i++, op = next) {
-			next = op->next;
-			op->done(op, rc ? rc : rcs[i]);
-		}
+		for (size_t i = 0; i < n; i++)
+			if (rcs[i] != WRITER_FORWARDED)
+				ops[i]->done(ops[i], rc ? rc : rcs[i]);
 	}
+	free(ops);
 	free(rcs);
 	return NULL;
 }

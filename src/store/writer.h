@@ -12,15 +12,22 @@
 struct writer;
 struct writer_op;
 
+/* apply() returns this when it has handed the op to another writer: the
+ * op is then that writer's, and this one neither applies nor completes it. */
+#define WRITER_FORWARDED 1
+
 struct writer_op {
 	/* Runs on the writer thread inside the batch's transaction. A
 	 * non-zero return fails this op only (its statement is undone by
-	 * SQLite); the rest of the batch still commits. */
+	 * SQLite); the rest of the batch still commits. An exclusive op runs
+	 * alone, between batches, outside any transaction: everything queued
+	 * before it is committed first, nothing after it has started. */
 	int (*apply)(struct writer *w, sqlite3 *db, struct writer_op *op);
 	/* Runs on the writer thread after commit (rc 0) or failure. The op's
 	 * memory may be freed from here on. */
 	void (*done)(struct writer_op *op, int rc);
 	struct writer_op *next; /* writer-owned while queued */
+	int exclusive;          /* run alone, outside a transaction */
 };
 
 struct writer_hooks {
@@ -38,7 +45,8 @@ int writer_create(struct writer **out, const char *path, const char *name,
 /* Queues op; done() will be called exactly once. After writer_stop the op
  * fails at once with INLET_ESHUTDOWN. */
 void writer_submit(struct writer *w, struct writer_op *op);
-/* Queues op and waits for its outcome (its done is replaced). */
+/* Queues op and waits for its outcome (its done is replaced; apply must
+ * not forward it). */
 int writer_run(struct writer *w, struct writer_op *op);
 /* A statement cached on the writer's connection (slot < 16), for apply(). */
 sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql);

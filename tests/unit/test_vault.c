@@ -390,11 +390,56 @@ static void test_stream_roundtrip(void **state)
 	}
 }
 
-static int expect_fail(const struct vault_key *k, const uint8_t *p, size_t len)
+/* Reads the whole file through a vault_reader, len bytes per call, into
+ * out. Returns 0 at the end, else the reader's error, checking on the way
+ * that every read stays within its buffer and that an error sticks. */
+static int reader_all(const struct vault_key *k, const char *rid, uint32_t idx, const uint8_t *sealed,
+		      size_t slen, size_t step, size_t len, struct gbuf *out)
 {
+	struct src s = { sealed, slen, 0, step };
+	struct vault_reader *r = vault_reader_create(k, rid, idx, src_read, &s);
+	uint8_t *buf = xmalloc(len);
+	long n;
+
+	while ((n = vault_reader_read(r, buf, len)) > 0) {
+		assert_true((size_t)n <= len);
+		gbuf_sink(out, buf, (size_t)n);
+	}
+	/* The end comes only once the source is exhausted. */
+	if (n == 0)
+		assert_int_equal(s.off, slen);
+	/* The end, or the error, is what every later call says too. */
+	assert_int_equal(vault_reader_read(r, buf, len), n);
+	assert_int_equal(vault_reader_fill(r), (int)n);
+	vault_reader_destroy(r);
+	free(buf);
+	return (int)n;
+}
+
+/* Opens a damaged copy of plain's sealed file both ways, push
+ * (vault_open_stream) and pull (vault_reader with several buffer sizes),
+ * and returns the result, which all must agree on. Whatever plaintext
+ * came out before a failure is a prefix of plain: never a byte that was not
+ * sealed, never more than was sealed. */
+static int expect_fail(const struct vault_key *k, const uint8_t *plain, size_t plain_len,
+		       const uint8_t *p, size_t len)
+{
+	static const size_t bufs[] = { 7, 4096, 100000 };
 	struct gbuf back = { 0 };
 	int rc = open_file(k, "sub_1", 0, p, len, 4096, &back);
 
+	assert_true(back.len <= plain_len);
+	if (back.len)
+		assert_memory_equal(back.p, plain, back.len);
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+		back.len = 0;
+		assert_int_equal(reader_all(k, "sub_1", 0, p, len, 4096, bufs[i], &back), rc);
+		assert_true(back.len <= plain_len);
+		if (back.len)
+			assert_memory_equal(back.p, plain, back.len);
+		if (rc == 0)
+			assert_int_equal(back.len, plain_len);
+	}
 	gbuf_free(&back);
 	return rc;
 }
@@ -415,44 +460,44 @@ static void test_stream_tamper(void **state)
 
 	/* Truncation anywhere, including exactly at a chunk boundary. */
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
-		assert_int_not_equal(expect_fail(fx->k, s.p, cuts[i]), 0);
-	assert_int_equal(expect_fail(fx->k, s.p, c1), INLET_ETAMPERED);
-	assert_int_equal(expect_fail(fx->k, s.p, c2), INLET_ETAMPERED);
-	assert_int_equal(expect_fail(fx->k, s.p, c2 + 3), INLET_ETAMPERED);
-	assert_int_equal(expect_fail(fx->k, s.p, s.len - 1), INLET_ETAMPERED);
-	assert_int_equal(expect_fail(fx->k, s.p, s.len - 16), INLET_ETAMPERED);
+		assert_int_not_equal(expect_fail(fx->k, plain, n, s.p, cuts[i]), 0);
+	assert_int_equal(expect_fail(fx->k, plain, n, s.p, c1), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, s.p, c2), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, s.p, c2 + 3), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, s.p, s.len - 1), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, s.p, s.len - 16), INLET_ETAMPERED);
 
 	/* Chunks 0 and 1 swapped (same length). */
 	memcpy(t, s.p, s.len);
 	memcpy(t + c0, s.p + c1, CHUNK_SEALED);
 	memcpy(t + c1, s.p + c0, CHUNK_SEALED);
-	assert_int_equal(expect_fail(fx->k, t, s.len), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len), INLET_ETAMPERED);
 
 	/* Chunk 1 dropped. */
 	memcpy(t, s.p, c1);
 	memcpy(t + c1, s.p + c2, s.len - c2);
-	assert_int_equal(expect_fail(fx->k, t, s.len - CHUNK_SEALED), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len - CHUNK_SEALED), INLET_ETAMPERED);
 
 	/* Chunk 0 duplicated. */
 	memcpy(t, s.p, c1);
 	memcpy(t + c1, s.p + c0, s.len - c0);
-	assert_int_equal(expect_fail(fx->k, t, s.len + CHUNK_SEALED), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len + CHUNK_SEALED), INLET_ETAMPERED);
 
 	/* Trailing bytes: 1, 4 (a whole length), 100, and a copy of the last chunk. */
 	memcpy(t, s.p, s.len);
 	memset(t + s.len, 0, 100);
-	assert_int_equal(expect_fail(fx->k, t, s.len + 1), INLET_ETAMPERED);
-	assert_int_equal(expect_fail(fx->k, t, s.len + 4), INLET_ETAMPERED);
-	assert_int_equal(expect_fail(fx->k, t, s.len + 100), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len + 1), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len + 4), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len + 100), INLET_ETAMPERED);
 	memcpy(t + s.len, s.p + c2, s.len - c2);
-	assert_int_equal(expect_fail(fx->k, t, s.len + (s.len - c2)), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len + (s.len - c2)), INLET_ETAMPERED);
 
 	/* A length over one chunk is refused before anything is read. */
 	memcpy(t, s.p, s.len);
 	vault__put_be32(t + c0, VAULT_CHUNK_BYTES + 1);
-	assert_int_equal(expect_fail(fx->k, t, s.len), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len), INLET_ETAMPERED);
 	vault__put_be32(t + c0, 0xffffffffu);
-	assert_int_equal(expect_fail(fx->k, t, s.len), INLET_ETAMPERED);
+	assert_int_equal(expect_fail(fx->k, plain, n, t, s.len), INLET_ETAMPERED);
 
 	/* Flipped bytes here and there: header, lengths, nonces, bodies, tags. */
 	{
@@ -462,7 +507,7 @@ static void test_stream_tamper(void **state)
 		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
 			memcpy(t, s.p, s.len);
 			t[at[i]] ^= 0x01;
-			assert_int_not_equal(expect_fail(fx->k, t, s.len), 0);
+			assert_int_not_equal(expect_fail(fx->k, plain, n, t, s.len), 0);
 		}
 	}
 
@@ -507,14 +552,14 @@ static void test_stream_small_every_byte(void **state)
 			int rc;
 
 			s.p[i] ^= (uint8_t)(1u << bit);
-			rc = expect_fail(fx->k, s.p, s.len);
+			rc = expect_fail(fx->k, (const uint8_t *)"0123456789", 10, s.p, s.len);
 			s.p[i] ^= (uint8_t)(1u << bit);
 			assert_true(rc == INLET_ETAMPERED || rc == INLET_EINVAL);
 		}
 	}
 	for (size_t n = 0; n < s.len; n++)
-		assert_int_not_equal(expect_fail(fx->k, s.p, n), 0);
-	assert_int_equal(expect_fail(fx->k, s.p, s.len), 0);
+		assert_int_not_equal(expect_fail(fx->k, (const uint8_t *)"0123456789", 10, s.p, n), 0);
+	assert_int_equal(expect_fail(fx->k, (const uint8_t *)"0123456789", 10, s.p, s.len), 0);
 	gbuf_free(&s);
 }
 
@@ -577,6 +622,174 @@ static void test_stream_errors(void **state)
 	assert_int_equal(vault_open_stream(fx->k, "sub_1", 0, failing_source, NULL, gbuf_sink, &s),
 			 INLET_EBUSY);
 	free(big);
+	gbuf_free(&s);
+}
+
+/* ---- the pull-style reader ---- */
+
+static void test_reader_roundtrip(void **state)
+{
+	struct fx *fx = *state;
+	static const size_t sizes[] = { 0, 1, 65535, 65536, 65537, (1u << 20) + 3 };
+	static const size_t bufs[] = { 1, 7, 4096, 100000 };
+	static const size_t steps[] = { 7, SIZE_MAX };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *plain = random_bytes(sizes[i]);
+		struct gbuf sealed = { 0 }, back = { 0 };
+
+		assert_int_equal(seal_file(fx->k, "sub_1", 3, plain, sizes[i], &sealed), 0);
+		for (size_t b = 0; b < sizeof(bufs) / sizeof(bufs[0]); b++) {
+			for (size_t st = 0; st < sizeof(steps) / sizeof(steps[0]); st++) {
+				back.len = 0;
+				assert_int_equal(reader_all(fx->k, "sub_1", 3, sealed.p, sealed.len,
+							    steps[st], bufs[b], &back),
+						 0);
+				assert_int_equal(back.len, sizes[i]);
+				if (sizes[i])
+					assert_memory_equal(back.p, plain, sizes[i]);
+			}
+		}
+		/* Bound to its file: another index or record id gives nothing. */
+		back.len = 0;
+		assert_int_equal(reader_all(fx->k, "sub_1", 4, sealed.p, sealed.len, 4096, 4096, &back),
+				 INLET_ETAMPERED);
+		assert_int_equal(reader_all(fx->k, "sub_2", 3, sealed.p, sealed.len, 4096, 4096, &back),
+				 INLET_ETAMPERED);
+		assert_int_equal(back.len, 0);
+		free(plain);
+		gbuf_free(&sealed);
+		gbuf_free(&back);
+	}
+}
+
+/* The reader pulls one chunk (and the next length) at a time, and fill
+ * authenticates without consuming. */
+static void test_reader_lazy(void **state)
+{
+	struct fx *fx = *state;
+	size_t n = 3 * VAULT_CHUNK_BYTES + 10;
+	/* One spare byte, so a read at the end still offers room. */
+	uint8_t *plain = random_bytes(n), *buf = xmalloc(n + 1);
+	struct gbuf s = { 0 };
+	struct src src;
+	struct vault_reader *r;
+	size_t total = 0;
+	long got;
+
+	assert_int_equal(seal_file(fx->k, "sub_1", 0, plain, n, &s), 0);
+	src = (struct src){ s.p, s.len, 0, SIZE_MAX };
+	r = vault_reader_create(fx->k, "sub_1", 0, src_read, &src);
+	assert_int_equal(src.off, 0); /* creation reads nothing */
+	assert_int_equal(vault_reader_fill(r), 0);
+	assert_int_equal(src.off, 5 + CHUNK_SEALED + 4);
+	assert_int_equal(vault_reader_fill(r), 0);
+	assert_int_equal(src.off, 5 + CHUNK_SEALED + 4);
+	/* Nothing was consumed: the first read starts at byte 0, and a large
+	 * buffer still gets at most the one chunk held. */
+	got = vault_reader_read(r, buf, n);
+	assert_int_equal(got, VAULT_CHUNK_BYTES);
+	assert_memory_equal(buf, plain, VAULT_CHUNK_BYTES);
+	assert_int_equal(src.off, 5 + CHUNK_SEALED + 4);
+	total = (size_t)got;
+	while ((got = vault_reader_read(r, buf + total, n + 1 - total)) > 0) {
+		total += (size_t)got;
+		/* Never more than one chunk beyond what was handed out. */
+		assert_true(src.off <= 5 + (total / VAULT_CHUNK_BYTES + 1) * CHUNK_SEALED + 4);
+	}
+	assert_int_equal(got, 0);
+	assert_int_equal(total, n);
+	assert_memory_equal(buf, plain, n);
+	assert_int_equal(src.off, s.len);
+	vault_reader_destroy(r);
+
+	/* A tampered first chunk fails at fill, before any plaintext. */
+	s.p[5 + 4 + 12 + 100] ^= 1;
+	src = (struct src){ s.p, s.len, 0, SIZE_MAX };
+	r = vault_reader_create(fx->k, "sub_1", 0, src_read, &src);
+	assert_int_equal(vault_reader_fill(r), INLET_ETAMPERED);
+	assert_int_equal(vault_reader_read(r, buf, 1), INLET_ETAMPERED);
+	vault_reader_destroy(r);
+	s.p[5 + 4 + 12 + 100] ^= 1;
+
+	/* A tampered third chunk: two chunks of plaintext, then the error. */
+	s.p[5 + 2 * CHUNK_SEALED + 4 + 12 + 100] ^= 1;
+	src = (struct src){ s.p, s.len, 0, SIZE_MAX };
+	r = vault_reader_create(fx->k, "sub_1", 0, src_read, &src);
+	assert_int_equal(vault_reader_fill(r), 0);
+	total = 0;
+	while ((got = vault_reader_read(r, buf + total, 1000)) > 0)
+		total += (size_t)got;
+	assert_int_equal(got, INLET_ETAMPERED);
+	assert_int_equal(total, 2 * VAULT_CHUNK_BYTES);
+	assert_memory_equal(buf, plain, total);
+	vault_reader_destroy(r);
+
+	/* An empty file: fill verifies the end, read says so. */
+	s.len = 0;
+	assert_int_equal(seal_file(fx->k, "sub_1", 0, NULL, 0, &s), 0);
+	src = (struct src){ s.p, s.len, 0, SIZE_MAX };
+	r = vault_reader_create(fx->k, "sub_1", 0, src_read, &src);
+	assert_int_equal(vault_reader_fill(r), 0);
+	assert_int_equal(src.off, s.len);
+	assert_int_equal(vault_reader_read(r, buf, 1), 0);
+	vault_reader_destroy(r);
+
+	free(plain);
+	free(buf);
+	gbuf_free(&s);
+}
+
+static void test_reader_errors(void **state)
+{
+	struct fx *fx = *state;
+	struct vault_reader *r;
+	struct gbuf s = { 0 };
+	struct src src;
+	char long_id[300], c;
+
+	vault_reader_destroy(NULL);
+
+	/* Bad arguments surface at the first call and stick. */
+	memset(long_id, 'r', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	r = vault_reader_create(fx->k, long_id, 0, src_read, &src);
+	assert_non_null(r);
+	assert_int_equal(vault_reader_read(r, &c, 1), INLET_EINVAL);
+	assert_int_equal(vault_reader_fill(r), INLET_EINVAL);
+	vault_reader_destroy(r);
+	r = vault_reader_create(NULL, "sub_1", 0, src_read, &src);
+	assert_int_equal(vault_reader_read(r, &c, 1), INLET_EINVAL);
+	vault_reader_destroy(r);
+	r = vault_reader_create(fx->k, "sub_1", 0, NULL, NULL);
+	assert_int_equal(vault_reader_read(r, &c, 1), INLET_EINVAL);
+	vault_reader_destroy(r);
+
+	/* A source error is passed up and sticks. */
+	r = vault_reader_create(fx->k, "sub_1", 0, failing_source, NULL);
+	assert_int_equal(vault_reader_read(r, &c, 1), INLET_EBUSY);
+	assert_int_equal(vault_reader_read(r, &c, 1), INLET_EBUSY);
+	vault_reader_destroy(r);
+
+	/* A zero-length read cannot say "end", so it is refused, harmlessly. */
+	assert_int_equal(seal_file(fx->k, "sub_1", 0, (const uint8_t *)"ab", 2, &s), 0);
+	src = (struct src){ s.p, s.len, 0, 1 };
+	r = vault_reader_create(fx->k, "sub_1", 0, src_read, &src);
+	assert_int_equal(vault_reader_read(r, &c, 0), INLET_EINVAL);
+	assert_int_equal(vault_reader_read(r, &c, 1), 1);
+	assert_int_equal(c, 'a');
+	assert_int_equal(vault_reader_read(r, &c, 0), INLET_EINVAL);
+	assert_int_equal(vault_reader_read(r, &c, 1), 1);
+	assert_int_equal(c, 'b');
+	assert_int_equal(vault_reader_read(r, &c, 1), 0);
+	vault_reader_destroy(r);
+
+	/* Another format's header. */
+	s.p[0] = 2;
+	src = (struct src){ s.p, s.len, 0, SIZE_MAX };
+	r = vault_reader_create(fx->k, "sub_1", 0, src_read, &src);
+	assert_int_equal(vault_reader_read(r, &c, 1), INLET_EINVAL);
+	vault_reader_destroy(r);
 	gbuf_free(&s);
 }
 
@@ -1147,6 +1360,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_small_every_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_lazy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_errors, setup, teardown),
 		cmocka_unit_test(test_formats_by_hand),
 		cmocka_unit_test(test_master_file),
 		cmocka_unit_test(test_master_env_no_file),

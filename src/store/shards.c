@@ -1,0 +1,490 @@
+#include "store/shards.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/move.h"
+#include "store/subs.h"
+#include "store/subs_int.h"
+#include "store/tenant.h"
+
+#define COPY_BATCH 2000
+#define CLEANUP_BATCH 5000
+/* Readers that picked the shared store just before a cut-over finish long
+ * before this; only then do the endpoint's old rows start to go. */
+#define CLEANUP_GRACE_MS 2000
+
+struct route {
+	int64_t endpoint_id;
+	char *location;          /* file name under dir */
+	struct substore *store;  /* owned */
+};
+
+struct shards {
+	struct tenant *t;
+	char dir[PATH_MAX];          /* DATA/submissions */
+	struct substore *shared;
+	int64_t threshold;
+	size_t batch;
+	int pause_ms;
+
+	pthread_rwlock_t lock;       /* guards routes */
+	struct route *routes;
+	size_t nroutes, cap;
+
+	pthread_mutex_t mlock;       /* guards the fields below */
+	pthread_cond_t mwake;
+	int stopping;
+	int64_t *wanted;             /* endpoints whose count passed the threshold */
+	size_t nwanted, wanted_cap;
+	int64_t active;              /* endpoint being moved, or 0 */
+	int64_t cancel;              /* endpoint whose move must stop */
+	pthread_t thread;
+	int started;
+
+	/* Stores of deleted endpoints: closed at shutdown, since an op queued
+	 * just before the delete may still be forwarded to one. */
+	struct substore **retired;
+	size_t nretired;
+};
+
+/* ---- routes ------------------------------------------------------------------ */
+
+static struct route *find_route(struct shards *s, int64_t endpoint_id)
+{
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (s->routes[i].endpoint_id == endpoint_id)
+			return &s->routes[i];
+	return NULL;
+}
+
+struct substore *shards_store(struct shards *s, int64_t endpoint_id)
+{
+	struct substore *st = s->shared;
+	struct route *r;
+
+	pthread_rwlock_rdlock(&s->lock);
+	if ((r = find_route(s, endpoint_id)))
+		st = r->store;
+	pthread_rwlock_unlock(&s->lock);
+	return st;
+}
+
+const char *shards_location(struct shards *s, int64_t endpoint_id)
+{
+	const char *loc = "shared";
+	struct route *r;
+
+	pthread_rwlock_rdlock(&s->lock);
+	if ((r = find_route(s, endpoint_id)))
+		loc = r->location;
+	pthread_rwlock_unlock(&s->lock);
+	return loc;
+}
+
+/* Adds a route (under the write lock). */
+static void add_route(struct shards *s, int64_t endpoint_id, const char *location, struct substore *st)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	if (s->nroutes == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 16;
+		s->routes = xrealloc(s->routes, s->cap * sizeof(*s->routes));
+	}
+	s->routes[s->nroutes].endpoint_id = endpoint_id;
+	s->routes[s->nroutes].location = xstrdup(location);
+	s->routes[s->nroutes++].store = st;
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static int open_store(struct shards *s, const char *location, struct substore **out)
+{
+	char path[PATH_MAX + 256];
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, location);
+	return substore_open(out, path, location);
+}
+
+static void location_of(const char *pid, char *out, size_t size)
+{
+	snprintf(out, size, "ep-%s.db", pid);
+}
+
+/* ---- threshold --------------------------------------------------------------- */
+
+static void want(struct shards *s, int64_t endpoint_id)
+{
+	pthread_mutex_lock(&s->mlock);
+	for (size_t i = 0; i < s->nwanted; i++)
+		if (s->wanted[i] == endpoint_id)
+			goto out;
+	if (s->active == endpoint_id)
+		goto out;
+	if (s->nwanted == s->wanted_cap) {
+		s->wanted_cap = s->wanted_cap ? 2 * s->wanted_cap : 8;
+		s->wanted = xrealloc(s->wanted, s->wanted_cap * sizeof(*s->wanted));
+	}
+	s->wanted[s->nwanted++] = endpoint_id;
+	pthread_cond_signal(&s->mwake);
+out:
+	pthread_mutex_unlock(&s->mlock);
+}
+
+/* On the shared store's writer thread, after each batch's counts. */
+static void on_count(void *ctx, struct substore *st, int64_t endpoint_id, int64_t total, int64_t threshold)
+{
+	struct shards *s = ctx;
+	int64_t limit = threshold > 0 ? threshold : s->threshold;
+
+	(void)st;
+	if (limit > 0 && total >= limit && !substore_moved_to(s->shared, endpoint_id))
+		want(s, endpoint_id);
+}
+
+int shards_request(struct shards *s, int64_t endpoint_id)
+{
+	int rc = tenant_move_request(s->t, endpoint_id);
+
+	if (!rc)
+		shards_kick(s);
+	return rc;
+}
+
+void shards_kick(struct shards *s)
+{
+	pthread_mutex_lock(&s->mlock);
+	pthread_cond_signal(&s->mwake);
+	pthread_mutex_unlock(&s->mlock);
+}
+
+/* ---- the mover ------------------------------------------------------------------ */
+
+static int stop_requested(struct shards *s, int64_t endpoint_id)
+{
+	int stop;
+
+	pthread_mutex_lock(&s->mlock);
+	stop = s->stopping || s->cancel == endpoint_id;
+	pthread_mutex_unlock(&s->mlock);
+	return stop;
+}
+
+struct cut_ctx {
+	struct shards *s;
+	int64_t endpoint_id;
+	const char *location;
+	struct substore *dst;
+};
+
+static int cut_commit(void *arg)
+{
+	struct cut_ctx *c = arg;
+
+	return tenant_move_commit(c->s->t, c->endpoint_id, c->location);
+}
+
+static void cut_switched(void *arg)
+{
+	struct cut_ctx *c = arg;
+
+	add_route(c->s, c->endpoint_id, c->location, c->dst);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int cleanup(struct shards *s, int64_t endpoint_id)
+{
+	int left = 1, rc = 0;
+
+	sleep_ms(CLEANUP_GRACE_MS);
+	while (left && !stop_requested(s, endpoint_id)) {
+		if ((rc = move_cleanup_step(s->shared, endpoint_id, CLEANUP_BATCH, &left)))
+			return rc;
+	}
+	if (!left) {
+		rc = tenant_move_done(s->t, endpoint_id);
+		log_msg(LOG_INFO, "endpoint %lld: old rows removed from the shared store", (long long)endpoint_id);
+	}
+	return rc;
+}
+
+static int move_one(struct shards *s, int64_t endpoint_id)
+{
+	struct arena *a = arena_create(4096);
+	struct endpoint ep;
+	struct shard_move mv;
+	struct substore *dst = NULL;
+	struct cut_ctx cut;
+	char location[128];
+	int64_t total = 0, copied = 0, step, scan_done;
+	int caught_up = 0, complete, rc, published = 0;
+
+	if ((rc = tenant_endpoint_by_id(s->t, endpoint_id, a, &ep)))
+		goto out;
+	if (tenant_move_get(s->t, endpoint_id, a, &mv) == 0 && strcmp(mv.state, "cleanup") == 0) {
+		rc = cleanup(s, endpoint_id);
+		goto out;
+	}
+	if (strcmp(ep.location, "shared") != 0)
+		goto out; /* already moved */
+	location_of(ep.pid, location, sizeof(location));
+	if ((rc = open_store(s, location, &dst)))
+		goto out;
+	substore_count(s->shared, endpoint_id, &total);
+	(void)move_progress(dst, endpoint_id, &scan_done, &complete);
+	if ((rc = tenant_move_set(s->t, endpoint_id, "copying", location, 0, total)))
+		goto out;
+	/* From here every write to the endpoint's rows is logged. */
+	if ((rc = move_track(s->shared, endpoint_id, 1)))
+		goto out;
+	log_msg(LOG_INFO, "endpoint %s: moving %lld submissions to %s", ep.pid, (long long)total, location);
+	while (!caught_up) {
+		if (stop_requested(s, endpoint_id)) {
+			rc = INLET_ESHUTDOWN;
+			goto out;
+		}
+		if ((rc = move_copy_step(s->shared, dst, endpoint_id, s->batch, &step, &caught_up)))
+			goto out;
+		copied += step;
+		(void)tenant_move_set(s->t, endpoint_id, "copying", location, copied, total);
+		if (s->pause_ms && !caught_up)
+			sleep_ms(s->pause_ms);
+	}
+	cut = (struct cut_ctx){ .s = s, .endpoint_id = endpoint_id, .location = location, .dst = dst };
+	if ((rc = move_cutover(s->shared, dst, endpoint_id, cut_commit, cut_switched, &cut)))
+		goto out;
+	published = 1; /* the route owns dst now */
+	(void)tenant_move_set(s->t, endpoint_id, "cleanup", location, total > copied ? total : copied, total);
+	log_msg(LOG_INFO, "endpoint %s: now lives in %s", ep.pid, location);
+	rc = cleanup(s, endpoint_id);
+out:
+	if (!published)
+		substore_close(dst);
+	arena_destroy(a);
+	return rc;
+}
+
+/* The next endpoint to work on: a pending move in tenant.db (resumed or
+ * requested by another process) first, then one that passed its threshold. */
+static int64_t next_move(struct shards *s)
+{
+	struct arena *a = arena_create(4096);
+	struct shard_move *mv;
+	size_t n;
+	int64_t id = 0;
+
+	if (tenant_moves(s->t, a, &mv, &n) == 0 && n > 0)
+		id = mv[0].endpoint_id;
+	arena_destroy(a);
+	if (id)
+		return id;
+	pthread_mutex_lock(&s->mlock);
+	if (s->nwanted) {
+		id = s->wanted[0];
+		memmove(s->wanted, s->wanted + 1, --s->nwanted * sizeof(*s->wanted));
+	}
+	pthread_mutex_unlock(&s->mlock);
+	if (id && tenant_move_request(s->t, id))
+		id = 0;
+	return id;
+}
+
+static void *mover_main(void *arg)
+{
+	struct shards *s = arg;
+
+	for (;;) {
+		int64_t id;
+		int rc;
+
+		pthread_mutex_lock(&s->mlock);
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->mlock);
+			break;
+		}
+		pthread_mutex_unlock(&s->mlock);
+		id = next_move(s);
+		if (!id) {
+			/* Nothing to do: sleep until woken, or poll tenant.db for
+			 * requests from other processes once a second. */
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_mutex_lock(&s->mlock);
+			if (!s->stopping && !s->nwanted)
+				pthread_cond_timedwait(&s->mwake, &s->mlock, &until);
+			pthread_mutex_unlock(&s->mlock);
+			continue;
+		}
+		pthread_mutex_lock(&s->mlock);
+		s->active = id;
+		pthread_mutex_unlock(&s->mlock);
+		rc = move_one(s, id);
+		pthread_mutex_lock(&s->mlock);
+		s->active = 0;
+		if (s->cancel == id)
+			s->cancel = 0;
+		pthread_mutex_unlock(&s->mlock);
+		if (rc && rc != INLET_ESHUTDOWN) {
+			log_msg(LOG_ERROR, "moving endpoint %lld failed: %s; retrying later", (long long)id,
+				inlet_strerror(rc));
+			sleep_ms(1000);
+		}
+	}
+	return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
+		struct substore *shared, const struct shards_config *cfg)
+{
+	struct shards *s = xcalloc(1, sizeof(*s));
+	struct arena *a = arena_create(4096);
+	struct endpoint_location *locs;
+	struct shard_move *mv;
+	size_t n, nm;
+	int rc;
+
+	s->t = t;
+	s->shared = shared;
+	s->threshold = cfg->threshold;
+	s->batch = cfg->batch ? cfg->batch : COPY_BATCH;
+	s->pause_ms = cfg->pause_ms;
+	snprintf(s->dir, sizeof(s->dir), "%s/submissions", data_dir);
+	pthread_rwlock_init(&s->lock, NULL);
+	pthread_mutex_init(&s->mlock, NULL);
+	pthread_cond_init(&s->mwake, NULL);
+	if ((rc = tenant_locations(t, a, &locs, &n)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct substore *st;
+
+		if ((rc = open_store(s, locs[i].location, &st)))
+			goto out;
+		add_route(s, locs[i].endpoint_id, locs[i].location, st);
+		/* Ops for it that reach the shared store are forwarded (the
+		 * store does not serve yet, so this is not racing its writer). */
+		substore_set_moved(shared, locs[i].endpoint_id, st);
+	}
+	if ((rc = tenant_moves(t, a, &mv, &nm)))
+		goto out;
+	for (size_t i = 0; i < nm; i++)
+		if (strcmp(mv[i].state, "copying") == 0)
+			substore_set_tracked(shared, mv[i].endpoint_id, 1);
+	shared->on_count = on_count;
+	shared->on_count_ctx = s;
+	if (pthread_create(&s->thread, NULL, mover_main, s) != 0) {
+		rc = INLET_EIO;
+		goto out;
+	}
+	s->started = 1;
+out:
+	arena_destroy(a);
+	if (rc) {
+		shards_close(s);
+		s = NULL;
+	}
+	*out = s;
+	return rc;
+}
+
+void shards_forget(struct shards *s, int64_t endpoint_id)
+{
+	struct substore *st = NULL;
+	char path[PATH_MAX + 80];
+
+	pthread_mutex_lock(&s->mlock);
+	for (size_t i = 0; i < s->nwanted; i++)
+		if (s->wanted[i] == endpoint_id)
+			s->wanted[i] = s->wanted[--s->nwanted];
+	if (s->active == endpoint_id) {
+		s->cancel = endpoint_id;
+		while (s->active == endpoint_id) {
+			pthread_mutex_unlock(&s->mlock);
+			sleep_ms(10);
+			pthread_mutex_lock(&s->mlock);
+		}
+	}
+	pthread_mutex_unlock(&s->mlock);
+	path[0] = '\0';
+	pthread_rwlock_wrlock(&s->lock);
+	for (size_t i = 0; i < s->nroutes; i++) {
+		if (s->routes[i].endpoint_id == endpoint_id) {
+			st = s->routes[i].store;
+			snprintf(path, sizeof(path), "%s/%s", s->dir, s->routes[i].location);
+			free(s->routes[i].location);
+			s->routes[i] = s->routes[--s->nroutes];
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&s->lock);
+	/* Requests that resolved the store just before may still use it; the
+	 * endpoint is already gone from the tenant store, so they are few and
+	 * brief. The store stays open (forwarding target) until shutdown. */
+	if (st) {
+		char wal[PATH_MAX + 90];
+
+		(void)move_track(s->shared, endpoint_id, 0);
+		unlink(path);
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		unlink(wal);
+		snprintf(wal, sizeof(wal), "%s-shm", path);
+		unlink(wal);
+		pthread_rwlock_wrlock(&s->lock);
+		s->retired = xrealloc(s->retired, (s->nretired + 1) * sizeof(*s->retired));
+		s->retired[s->nretired++] = st;
+		pthread_rwlock_unlock(&s->lock);
+	}
+}
+
+void shards_stop(struct shards *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mlock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->mwake);
+	pthread_mutex_unlock(&s->mlock);
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	s->started = 0;
+	if (s->shared)
+		s->shared->on_count = NULL;
+}
+
+void shards_close(struct shards *s)
+{
+	if (!s)
+		return;
+	shards_stop(s);
+	for (size_t i = 0; i < s->nroutes; i++) {
+		substore_close(s->routes[i].store);
+		free(s->routes[i].location);
+	}
+	for (size_t i = 0; i < s->nretired; i++)
+		substore_close(s->retired[i]);
+	free(s->retired);
+	free(s->routes);
+	free(s->wanted);
+	pthread_cond_destroy(&s->mwake);
+	pthread_mutex_destroy(&s->mlock);
+	pthread_rwlock_destroy(&s->lock);
+	free(s);
+}

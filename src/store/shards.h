@@ -1,0 +1,52 @@
+/* The shard map: which submission store holds each endpoint, and the
+ * mover that takes a busy endpoint out of the shared store into a database
+ * of its own (DATA/submissions/ep-<endpoint>.db), online (store/move.h).
+ *
+ * A move starts when the shared store's writer reports an endpoint's count
+ * at or past its threshold (INLET_SHARD_THRESHOLD, default 10,000, or the
+ * endpoint's settings.shard_threshold), or when asked (`inlet shards move`,
+ * which may be another process: requests are rows in tenant.db that the
+ * mover polls). Moves run one at a time on the mover thread. After a crash
+ * the mover resumes: a copying move continues from its watermarks, a
+ * cut-over move finishes its clean-up. */
+#ifndef INLET_STORE_SHARDS_H
+#define INLET_STORE_SHARDS_H
+
+#include <stddef.h>
+
+#include <stdint.h>
+
+struct shards;
+struct substore;
+struct tenant;
+
+struct shards_config {
+	int64_t threshold;  /* 0: no automatic moves */
+	size_t batch;       /* rows per copy step */
+	int pause_ms;       /* between copy steps */
+};
+
+int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
+		struct substore *shared, const struct shards_config *cfg);
+/* Stops the mover; a move in progress pauses and resumes at next open.
+ * Call before closing the shared store (the mover drives its writer). */
+void shards_stop(struct shards *s);
+/* Stops the mover if running and closes the dedicated stores; call after
+ * the shared store is closed (it may forward ops into them until then).
+ * Accepts NULL. */
+void shards_close(struct shards *s);
+
+/* The store that holds the endpoint's submissions now. */
+struct substore *shards_store(struct shards *s, int64_t endpoint_id);
+/* "shared" or the file name of the endpoint's own database (static or
+ * owned by s; valid until the next move of that endpoint). */
+const char *shards_location(struct shards *s, int64_t endpoint_id);
+/* Asks the mover to move the endpoint now. */
+int shards_request(struct shards *s, int64_t endpoint_id);
+/* The endpoint was deleted: stops any move of it, closes and removes its
+ * own database. */
+void shards_forget(struct shards *s, int64_t endpoint_id);
+/* Wakes the mover to look for requests (tests, CLI). */
+void shards_kick(struct shards *s);
+
+#endif

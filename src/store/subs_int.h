@@ -1,0 +1,48 @@
+/* Inside the submission store: shared by store/subs.c and store/move.c. */
+#ifndef INLET_STORE_SUBS_INT_H
+#define INLET_STORE_SUBS_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/subs.h"
+
+struct writer;
+struct db_pool;
+
+#define PENDING_MAX 64
+
+struct substore {
+	struct writer *writer;
+	struct db_pool *readers;
+	char *path;
+	/* Per-batch count deltas, folded into endpoint_counts before commit,
+	 * with the last shard threshold seen for each. Writer thread only. */
+	struct { int64_t endpoint_id, delta, threshold; } pending[PENDING_MAX];
+	int npending;
+	/* Endpoints whose writes are logged into move_log (a move is copying
+	 * them out). Writer thread only (changed by ops it runs). */
+	int64_t *tracked; /* heap */
+	int ntracked, tracked_cap;
+	/* Endpoints that now live elsewhere: ops still queued here for them
+	 * are forwarded to that store's writer. Writer thread only, except
+	 * before the store serves (at open, by shards.c). */
+	struct moved_to { int64_t endpoint_id; struct substore *to; } *moved; /* heap */
+	int nmoved, moved_cap;
+	/* Called after each commit with (endpoint, new total, threshold). */
+	void (*on_count)(void *ctx, struct substore *s, int64_t endpoint_id, int64_t total, int64_t threshold);
+	void *on_count_ctx;
+};
+
+/* Writer-thread helpers. */
+int substore_is_tracked(const struct substore *s, int64_t endpoint_id);
+struct substore *substore_moved_to(const struct substore *s, int64_t endpoint_id);
+/* Appends (endpoint, id) to move_log on the writer's connection. */
+int substore_log_write(struct writer *w, int64_t endpoint_id, int64_t id);
+struct writer *substore_writer(struct substore *s);
+/* Marks endpoint_id as living in `to` (NULL: stop forwarding), or as
+ * tracked (on = 1) / not (0). Writer thread, or before the store serves. */
+void substore_set_moved(struct substore *s, int64_t endpoint_id, struct substore *to);
+void substore_set_tracked(struct substore *s, int64_t endpoint_id, int on);
+
+#endif
