@@ -21,7 +21,9 @@
 #include "blob/blob.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/alloc.h"
 #include "core/enc.h"
+#include "core/jsonw.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -426,29 +428,104 @@ static int is_special(const char *name)
 	return 0;
 }
 
-/* Ordered fields from pairs: a repeated name becomes an array in the place
- * of its first occurrence. Specials go to their own object. */
-static void fields_from_kv(const struct kv_list *kv, json_object *fields, json_object *special)
+/* Ordered fields from pairs, written straight to JSON: a repeated name
+ * becomes an array in the place of its first occurrence. Special fields
+ * are left out (they go to meta). Returns the number of fields written. */
+static size_t write_kv_fields(struct jsonw *w, struct arena *a, const struct kv_list *kv)
 {
-	for (size_t i = 0; i < kv->n; i++) {
+	size_t n = kv->n, nslots = 16, written = 0;
+	int32_t *next, *last, *slot;
+	uint8_t *later;
+
+	while (nslots < 2 * n)
+		nslots *= 2;
+	next = arena_alloc(a, (n ? n : 1) * sizeof(*next));
+	last = arena_alloc(a, (n ? n : 1) * sizeof(*last));
+	later = arena_zalloc(a, n ? n : 1);
+	slot = arena_alloc(a, nslots * sizeof(*slot));
+	memset(slot, 0xff, nslots * sizeof(*slot));
+	for (size_t i = 0; i < n; i++) {
 		const struct kv *p = &kv->items[i];
-		json_object *target = is_special(p->name) ? special : fields, *old;
-		json_object *val = json_object_new_string_len(p->value, (int)p->value_len);
+		uint32_t h = 2166136261u;
+		size_t k;
 
-		if (json_object_object_get_ex(target, p->name, &old)) {
-			if (json_object_is_type(old, json_type_array)) {
-				json_object_array_add(old, val);
-			} else {
-				json_object *arr = json_object_new_array();
+		next[i] = -1;
+		last[i] = (int32_t)i;
+		if (is_special(p->name)) {
+			later[i] = 1;
+			continue;
+		}
+		for (size_t c = 0; c < p->name_len; c++)
+			h = (h ^ (unsigned char)p->name[c]) * 16777619u;
+		for (k = h & (nslots - 1); slot[k] >= 0; k = (k + 1) & (nslots - 1)) {
+			const struct kv *q = &kv->items[slot[k]];
 
-				json_object_array_add(arr, json_object_get(old));
-				json_object_array_add(arr, val);
-				json_object_object_add(target, p->name, arr);
-			}
+			if (q->name_len == p->name_len && memcmp(q->name, p->name, p->name_len) == 0)
+				break;
+		}
+		if (slot[k] < 0) {
+			slot[k] = (int32_t)i;
 		} else {
-			json_object_object_add(target, p->name, val);
+			int32_t first = slot[k];
+
+			next[last[first]] = (int32_t)i;
+			last[first] = (int32_t)i;
+			later[i] = 1;
 		}
 	}
+	jsonw_open(w, '{');
+	for (size_t i = 0; i < n; i++) {
+		const struct kv *p = &kv->items[i];
+
+		if (later[i])
+			continue;
+		jsonw_key(w, p->name, p->name_len);
+		if (next[i] < 0) {
+			jsonw_str(w, p->value, p->value_len);
+		} else {
+			jsonw_open(w, '[');
+			for (int32_t j = (int32_t)i; j >= 0; j = next[j]) {
+				jsonw_sep(w);
+				jsonw_str(w, kv->items[j].value, kv->items[j].value_len);
+			}
+			jsonw_close(w, ']');
+		}
+		written++;
+	}
+	jsonw_close(w, '}');
+	return written;
+}
+
+/* The first value of a named field, from a form body's pairs or a JSON
+ * body's object (whichever the post had). */
+struct field_value {
+	int present;
+	json_object *json;   /* JSON bodies */
+	const char *str;     /* form bodies: NUL-terminated */
+	size_t len;
+};
+
+static struct field_value field_first(struct form *f, json_object *fields, const char *name)
+{
+	struct field_value v = { 0 };
+
+	if (fields) {
+		json_object *o;
+
+		if (json_object_object_get_ex(fields, name, &o)) {
+			v.present = 1;
+			v.json = o;
+		}
+	} else {
+		const struct kv *p = kv_get(&f->kv, name);
+
+		if (p) {
+			v.present = 1;
+			v.str = p->value;
+			v.len = p->value_len;
+		}
+	}
+	return v;
 }
 
 static int fields_from_json(struct form *f, json_object *fields, json_object *special)
@@ -505,6 +582,17 @@ static const char *str_of(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* A special field's (or a plain field's) first string value, whichever
+ * body the post had; NULL when absent or not a string. */
+static const char *value_str(struct form *f, json_object *obj, const char *name)
+{
+	if (f->media == MEDIA_JSON)
+		return str_of(obj, name);
+	const struct kv *p = kv_get(&f->kv, name);
+
+	return p ? p->value : NULL;
+}
+
 static int valid_email(const char *s)
 {
 	const char *at = strchr(s, '@');
@@ -517,23 +605,15 @@ static int valid_email(const char *s)
 	return dot && dot > at + 1 && dot[1] != '\0';
 }
 
+static int valid_number_str(const char *s);
+
 static int valid_number(json_object *v)
 {
-	const char *s;
-	char *end;
-	double d;
-
 	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
 		return 1;
 	if (!json_object_is_type(v, json_type_string))
 		return 0;
-	s = json_object_get_string(v);
-	if (!*s)
-		return 0;
-	d = strtod(s, &end);
-	while (*end == ' ')
-		end++;
-	return *end == '\0' && isfinite(d);
+	return valid_number_str(json_object_get_string(v));
 }
 
 static int is_empty(json_object *v)
@@ -547,39 +627,63 @@ static int is_empty(json_object *v)
 	return 0;
 }
 
+static int valid_number_str(const char *s)
+{
+	char *end;
+	double d;
+
+	if (!*s)
+		return 0;
+	d = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	return *end == '\0' && isfinite(d);
+}
+
+/* fields: the JSON body's object, or NULL for a form body (pairs). */
 static void validate(struct form *f, json_object *fields)
 {
 	const struct settings *s = &f->ep->settings;
 
 	for (size_t i = 0; i < s->nrequired; i++) {
 		const struct required_field *rf = &s->required[i];
-		json_object *v = NULL;
-		int has_file = 0;
+		struct field_value v = field_first(f, fields, rf->name);
+		json_object *j = v.json;
+		int has_file = 0, empty, bad_email, bad_number;
 
 		for (size_t k = 0; k < f->nfiles; k++)
 			if (strcmp(f->files[k].field, rf->name) == 0)
 				has_file = 1;
-		if (!json_object_object_get_ex(fields, rf->name, &v) && !has_file) {
+		if (!v.present && !has_file) {
 			fail(f, 422, "REQUIRED_FIELD_MISSING", rf->name,
 			     arena_printf(f->arena, "The field \"%s\" is required.", rf->name));
 			return;
 		}
 		if (has_file)
 			continue;
-		if (is_empty(v)) {
+		if (fields) {
+			empty = is_empty(j);
+			if (!empty && json_object_is_type(j, json_type_array))
+				j = json_object_array_get_idx(j, 0);
+			bad_email = !empty && (!json_object_is_type(j, json_type_string) ||
+					       !valid_email(json_object_get_string(j)));
+			bad_number = !empty && !valid_number(j);
+		} else {
+			empty = v.len == 0;
+			bad_email = !empty && !valid_email(v.str);
+			bad_number = !empty && !valid_number_str(v.str);
+		}
+		if (empty) {
 			fail(f, 422, "REQUIRED_FIELD_EMPTY", rf->name,
 			     arena_printf(f->arena, "The field \"%s\" must not be empty.", rf->name));
 			return;
 		}
-		if (json_object_is_type(v, json_type_array))
-			v = json_object_array_get_idx(v, 0);
-		if (rf->type == FIELD_EMAIL &&
-		    (!json_object_is_type(v, json_type_string) || !valid_email(json_object_get_string(v)))) {
+		if (rf->type == FIELD_EMAIL && bad_email) {
 			fail(f, 422, "TYPE_EMAIL", rf->name,
 			     arena_printf(f->arena, "The field \"%s\" must be an email address.", rf->name));
 			return;
 		}
-		if (rf->type == FIELD_NUMBER && !valid_number(v)) {
+		if (rf->type == FIELD_NUMBER && bad_number) {
 			fail(f, 422, "TYPE_NUMERIC", rf->name,
 			     arena_printf(f->arena, "The field \"%s\" must be a number.", rf->name));
 			return;
@@ -599,12 +703,6 @@ static int next_allowed(struct form *f, const char *next)
 	if (f->ep->settings.norigins)
 		return settings_origin_allowed(&f->ep->settings, origin);
 	return f->origin[0] && strcmp(origin, f->origin) == 0;
-}
-
-static void add_str(json_object *o, const char *key, const char *val)
-{
-	if (val && *val)
-		json_object_object_add(o, key, json_object_new_string(val));
 }
 
 /* ---- commit -------------------------------------------------------------- */
@@ -632,16 +730,25 @@ static void committed(void *ctx, int rc)
 	http_resume(r);
 }
 
+static void meta_str(struct jsonw *w, const char *key, const char *val)
+{
+	if (val && *val) {
+		jsonw_key(w, key, strlen(key));
+		jsonw_str(w, val, strlen(val));
+	}
+}
+
 void form_post(struct http_req *r)
 {
 	struct form *f = http_state(r);
 	struct app *app = http_app(r);
-	json_object *rec = NULL, *special = NULL, *fields, *meta, *files;
+	json_object *fields = NULL, *special = NULL;
 	const char *v, *gotcha, *next;
 	struct sub_row row = { 0 };
+	struct buf rec, ok;
+	struct jsonw w;
 	uint8_t *sealed = NULL;
-	size_t sealed_len, plain_len;
-	const char *plain;
+	size_t sealed_len, nfields;
 	char iphash[65];
 	int rc;
 
@@ -649,27 +756,44 @@ void form_post(struct http_req *r)
 		http_error(r, 500, "internal", "the form was not set up");
 		return;
 	}
+	/* The record is at most the body plus metadata: cap it well above. */
+	buf_init(&rec, f->seen + 64 * 1024);
+	buf_init(&ok, 8 * 1024);
 	if (!f->fail_status && f->mp && mp_finish(f->mp))
 		fail(f, 400, "INVALID", NULL, "The multipart body is truncated.");
 	if (f->fail_status)
 		goto failed;
-	fields = json_object_new_object();
-	special = json_object_new_object();
-	rec = json_object_new_object();
-	json_object_object_add(rec, "fields", fields);
 	if (f->media == MEDIA_URLENCODED) {
 		rc = urlenc_parse(f->arena, f->body.data ? f->body.data : "", f->body.len, &f->lim, &f->kv);
 		if (rc)
 			fail(f, 413, rc == INLET_ETOOMANY ? "TOO_MANY_FIELDS" : "BODY_TOO_BIG", NULL,
 			     "The form has too many or too long fields.");
 	}
-	if (f->media == MEDIA_JSON)
+	if (f->media == MEDIA_JSON) {
+		fields = json_object_new_object();
+		special = json_object_new_object();
 		fields_from_json(f, fields, special);
-	else
-		fields_from_kv(&f->kv, fields, special);
+	}
 	if (f->fail_status)
 		goto failed;
-	if (json_object_object_length(fields) == 0 && f->nfiles == 0) {
+
+	/* {"fields":{…},"files":[…],"meta":{…}}, written directly: building a
+	 * json-c tree of a form only to print it cost more than the rest of
+	 * the post. A JSON body's values are already json-c objects. */
+	jsonw_init(&w, &rec);
+	jsonw_open(&w, '{');
+	jsonw_key(&w, "fields", 6);
+	if (fields) {
+		size_t len;
+		const char *js = json_object_to_json_string_length(
+			fields, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+		jsonw_raw(&w, js, len);
+		nfields = (size_t)json_object_object_length(fields);
+	} else {
+		nfields = write_kv_fields(&w, f->arena, &f->kv);
+	}
+	if (nfields == 0 && f->nfiles == 0) {
 		fail(f, 422, "EMPTY", NULL, "The submission has no fields.");
 		goto failed;
 	}
@@ -681,37 +805,45 @@ void form_post(struct http_req *r)
 		goto failed;
 	}
 
-	files = json_object_new_array();
+	jsonw_key(&w, "files", 5);
+	jsonw_open(&w, '[');
 	for (size_t i = 0; i < f->nfiles; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", json_object_new_string(f->files[i].name));
-		json_object_object_add(o, "field", json_object_new_string(f->files[i].field));
-		json_object_object_add(o, "size", json_object_new_int64((int64_t)f->files[i].size));
-		json_object_object_add(o, "content_type", json_object_new_string(f->files[i].ctype));
-		json_object_array_add(files, o);
+		jsonw_sep(&w);
+		jsonw_open(&w, '{');
+		meta_str(&w, "name", f->files[i].name);
+		meta_str(&w, "field", f->files[i].field);
+		jsonw_key(&w, "size", 4);
+		jsonw_int(&w, (int64_t)f->files[i].size);
+		meta_str(&w, "content_type", f->files[i].ctype);
+		jsonw_close(&w, '}');
 	}
-	json_object_object_add(rec, "files", files);
+	jsonw_close(&w, ']');
 
-	meta = json_object_new_object();
-	add_str(meta, "user_agent", http_header(r, "User-Agent"));
-	add_str(meta, "referrer", http_header(r, "Referer"));
-	add_str(meta, "origin", http_header(r, "Origin"));
+	jsonw_key(&w, "meta", 4);
+	jsonw_open(&w, '{');
+	meta_str(&w, "user_agent", http_header(r, "User-Agent"));
+	meta_str(&w, "referrer", http_header(r, "Referer"));
+	meta_str(&w, "origin", http_header(r, "Origin"));
 	if (f->ep->settings.ip == IP_STORE)
-		add_str(meta, "ip", http_client_ip(r));
+		meta_str(&w, "ip", http_client_ip(r));
 	else if (f->ep->settings.ip == IP_HASH && app_ip_hash(app, http_client_ip(r), iphash) == 0)
-		add_str(meta, "ip_hash", iphash);
-	add_str(meta, "subject", str_of(special, "_subject"));
-	v = str_of(special, "_replyto");
-	add_str(meta, "reply_to", v ? v : str_of(fields, "email"));
-	add_str(meta, "cc", str_of(special, "_cc"));
-	next = str_of(special, "_next");
-	add_str(meta, "next", next);
-	add_str(meta, "format", str_of(special, "_format"));
-	gotcha = str_of(special, "_gotcha");
+		meta_str(&w, "ip_hash", iphash);
+	meta_str(&w, "subject", value_str(f, special, "_subject"));
+	v = value_str(f, special, "_replyto");
+	meta_str(&w, "reply_to", v ? v : value_str(f, fields, "email"));
+	meta_str(&w, "cc", value_str(f, special, "_cc"));
+	next = value_str(f, special, "_next");
+	meta_str(&w, "next", next);
+	meta_str(&w, "format", value_str(f, special, "_format"));
+	gotcha = value_str(f, special, "_gotcha");
 	if (gotcha && *gotcha)
-		add_str(meta, "spam_reason", "honeypot");
-	json_object_object_add(rec, "meta", meta);
+		meta_str(&w, "spam_reason", "honeypot");
+	jsonw_close(&w, '}');
+	jsonw_close(&w, '}');
+	if (w.rc) {
+		fail(f, 413, "BODY_TOO_BIG", NULL, "The submission is too large.");
+		goto failed;
+	}
 
 	/* Where the client goes next, decided now so the writer thread only
 	 * has to copy a prepared answer. */
@@ -721,22 +853,16 @@ void form_post(struct http_req *r)
 		f->next_url = arena_strdup(f->arena, next);
 	else
 		f->next_url = arena_printf(f->arena, "%s/f/%s/thanks", app->cfg.public_url, f->ep->key);
-	{
-		json_object *ok = json_object_new_object();
+	jsonw_init(&w, &ok);
+	jsonw_raw(&w, "{\"ok\":true,\"next\":", 18);
+	jsonw_str(&w, f->next_url, strlen(f->next_url));
+	jsonw_raw(&w, ",\"id\":", 6);
+	jsonw_str(&w, f->sub_pid, strlen(f->sub_pid));
+	jsonw_raw(&w, "}", 1);
+	f->ok_json = arena_strndup(f->arena, ok.data ? ok.data : "{}", ok.len);
 
-		json_object_object_add(ok, "ok", json_object_new_boolean(1));
-		json_object_object_add(ok, "next", json_object_new_string(f->next_url));
-		json_object_object_add(ok, "id", json_object_new_string(f->sub_pid));
-		f->ok_json = arena_strdup(f->arena, json_object_to_json_string_ext(
-							    ok, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(ok);
-	}
-
-	plain = json_object_to_json_string_length(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-						  &plain_len);
-	rc = vault_seal(f->key, f->sub_pid, plain, plain_len, &sealed, &sealed_len);
-	json_object_put(rec);
-	rec = NULL;
+	rc = vault_seal(f->key, f->sub_pid, rec.data, rec.len, &sealed, &sealed_len);
+	secure_wipe(rec.data, rec.len);
 	if (rc) {
 		fail(f, 500, "INTERNAL", NULL, "The submission could not be sealed.");
 		goto failed;
@@ -750,15 +876,22 @@ void form_post(struct http_req *r)
 	row.sealed_len = sealed_len;
 	row.shard_threshold = (int64_t)f->ep->settings.shard_threshold;
 	metrics_ingest(row.status == SUB_SPAM ? "spam" : "accepted");
+	json_object_put(fields);
+	json_object_put(special);
+	buf_free(&rec);
+	buf_free(&ok);
 	/* Park first: the writer may finish before substore_insert returns. */
 	http_suspend(r);
 	substore_insert(app_subs(app, f->ep->id), &row, committed, r);
 	free(sealed);
-	json_object_put(special);
 	return;
 failed:
-	json_object_put(rec);
+	json_object_put(fields);
 	json_object_put(special);
+	if (rec.data)
+		secure_wipe(rec.data, rec.len);
+	buf_free(&rec);
+	buf_free(&ok);
 	respond_failure(r, f);
 }
 

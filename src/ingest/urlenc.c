@@ -82,21 +82,24 @@ static int add_pair(struct arena *a, const char *pair, size_t len,
 	char *tmp;
 	int rc = 0;
 
-	/* Measure first so a hostile 10 MB value is refused before a byte of
-	 * it is copied anywhere. */
 	if (out->n >= lim->max_fields) {
 		rc = INLET_ETOOMANY;
 		goto out;
 	}
-	name_len = decode(NULL, pair, raw_name, 1);
-	value_len = decode(NULL, raw_value, raw_value_len, 1);
-	if (name_len > lim->max_name_len || value_len > lim->max_value_len) {
-		rc = INLET_ETOOBIG;
-		goto out;
+	/* Decoding never lengthens, so raw lengths within the limits need no
+	 * measuring pass. Longer ones are measured first, so a hostile 10 MB
+	 * value is refused before a byte of it is copied anywhere. */
+	if (raw_name > lim->max_name_len || raw_value_len > lim->max_value_len) {
+		name_len = decode(NULL, pair, raw_name, 1);
+		value_len = decode(NULL, raw_value, raw_value_len, 1);
+		if (name_len > lim->max_name_len || value_len > lim->max_value_len) {
+			rc = INLET_ETOOBIG;
+			goto out;
+		}
 	}
-	tmp = scratch_get(s, name_len + value_len + 1);
-	decode(tmp, pair, raw_name, 1);
-	decode(tmp + name_len, raw_value, raw_value_len, 1);
+	tmp = scratch_get(s, raw_name + raw_value_len + 1);
+	name_len = decode(tmp, pair, raw_name, 1);
+	value_len = decode(tmp + name_len, raw_value, raw_value_len, 1);
 	rc = kv_add(a, out, lim, tmp, name_len, tmp + name_len, value_len);
 out:
 	return rc;

@@ -465,8 +465,10 @@ void shards_stop(struct shards *s)
 	if (s->started)
 		pthread_join(s->thread, NULL);
 	s->started = 0;
+	/* Unhook, then forget: the shared store is closed right after. */
 	if (s->shared)
 		s->shared->on_count = NULL;
+	s->shared = NULL;
 }
 
 void shards_close(struct shards *s)
