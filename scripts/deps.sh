@@ -8,7 +8,7 @@
 set -euo pipefail
 
 want=(build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libssl-dev
-      libjson-c-dev libargon2-dev libzstd-dev libcurl4-openssl-dev)
+      libjson-c-dev libargon2-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev)
 case "${1:-build}" in
   build) ;;
   test)  want+=(libcmocka-dev nodejs npm chromium curl sqlite3) ;;

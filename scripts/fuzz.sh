@@ -31,7 +31,10 @@ CFLAGS=(-std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc)
 SOURCES=(
   src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c
   src/ingest/kv.c src/ingest/urlenc.c src/ingest/multipart.c src/ingest/header.c
+  src/events/envelope.c src/events/sentry_auth.c src/events/decompress.c
+  src/events/stack.c
 )
+LIBS=(-ljson-c -lz -lbrotlidec)
 
 # UBSan only reports and carries on unless told to stop; a report is a bug.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
@@ -46,7 +49,7 @@ for driver in "$@"; do
   work=build/fuzz/corpus/$name
 
   echo "fuzz: building $name" >&2
-  if ! "$CC" "${CFLAGS[@]}" -o "$bin" "$driver" "${SOURCES[@]}"; then
+  if ! "$CC" "${CFLAGS[@]}" -o "$bin" "$driver" "${SOURCES[@]}" "${LIBS[@]}"; then
     failed+=("$name (build)")
     continue
   fi

@@ -218,3 +218,51 @@ test('inlet shards move without a server: progress, then the endpoint lives in i
   assert.equal((await again.get(`/api/v1/endpoints/${ep.id}`)).json.location, `ep-${ep.id}.db`);
   await server.stop();
 });
+
+test('inlet backup while serving under load: one logical store whatever the layout', { timeout: 180_000 * SCALE }, async (t) => {
+  const data = await makeDataDir();
+  const out = path.join(await makeDataDir(), 'backup');
+  const env = { INLET_MASTER_KEY: await randomMasterKey(), INLET_SHARD_THRESHOLD: '0' };
+  const acct = await newAccount(data);
+  const server = await startServer(data, { env });
+  const api = apiClient(server.url, acct.token);
+  const moved = await createEndpoint(api, 'moved', { rate_limit: { per_minute: 0 }, shard_threshold: 300 });
+  const stay = await createEndpoint(api, 'stay', { rate_limit: { per_minute: 0 } });
+  const before = [];
+  for (let i = 0; i < 400; i++) before.push((await postForm(server.url, moved.key, 'json', { i })).json.id);
+  const file = await postForm(server.url, stay.key, 'multipart', [['note', 'with a file'], { name: 'doc', filename: 'a.bin', contentType: 'application/octet-stream', data: Buffer.alloc(100_000, 7) }]);
+  assert.equal(file.status, 200, file.text);
+  await waitMoved(api, moved.id);
+
+  // Keep posting to both while the backup runs.
+  const loadA = startLoad({ url: server.url, key: moved.key, clients: 4, deadline: Date.now() + 60_000, tag: 'bkA' });
+  const loadB = startLoad({ url: server.url, key: stay.key, clients: 4, deadline: Date.now() + 60_000, tag: 'bkB' });
+  await sleep(300);
+  const ackedBefore = [...loadA.acked, ...loadB.acked].map((a) => a.id);
+  const bk = await runInlet(['backup', '--data', data, '--out', out]);
+  loadA.stop();
+  loadB.stop();
+  await Promise.all([loadA.done, loadB.done]);
+  assert.equal(bk.code, 0, bk.stderr);
+  assert.match(bk.stdout, /backed up 3 databases/);
+  assert.match(bk.stdout, /master key is not in the backup/);
+  assert.ok(!existsSync(path.join(out, 'master.key')), 'no key in the backup by default');
+  await server.stop();
+
+  const restored = await startServer(out, { env });
+  const api2 = apiClient(restored.url, acct.token);
+  const a = await listAll(api2, moved.id);
+  const b = await listAll(api2, stay.id);
+  const ids = new Set([...a, ...b].map((s) => s.id));
+  t.diagnostic(`restored ${a.length} + ${b.length} submissions`);
+  for (const id of [...before, file.json.id, ...ackedBefore]) assert.ok(ids.has(id), `${id} is in the backup`);
+  assert.ok([...a, ...b].every((s) => !s.error && s.fields), 'everything decrypts');
+  assert.equal((await api2.get(`/api/v1/endpoints/${moved.id}`)).json.location, `ep-${moved.id}.db`);
+  const dl = await api2.get(`/api/v1/submissions/${file.json.id}/files/0`);
+  assert.equal(dl.status, 200);
+  assert.equal(dl.body.length, 100_000);
+  await restored.stop();
+  // Into an existing folder: refused.
+  const again = await runInlet(['backup', '--data', data, '--out', out]);
+  assert.equal(again.code, 1);
+});

@@ -1,0 +1,216 @@
+#include "store/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/db.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int copy_db(const char *from, const char *to, struct backup_stats *st)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if ((rc = db_open(from, 1, &src)))
+		goto out;
+	if (sqlite3_open_v2(to, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		rc = INLET_EIO;
+		goto out;
+	}
+	b = sqlite3_backup_init(dst, "main", src, "main");
+	if (!b) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	/* Steps of 1,024 pages: the writer may commit between steps; SQLite
+	 * restarts the copy if it does, so the result is one snapshot. */
+	do {
+		rc = sqlite3_backup_step(b, 1024);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			usleep(10000);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	st->db_bytes += (int64_t)sqlite3_backup_pagecount(b) * 4096;
+	rc = sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE ? 0 : INLET_EDB;
+	if (!rc)
+		rc = db_exec(dst, "PRAGMA journal_mode=WAL;");
+	st->databases++;
+out:
+	if (rc)
+		log_msg(LOG_ERROR, "backup of %s failed: %s", from, inlet_strerror(rc));
+	db_close(src);
+	if (dst)
+		sqlite3_close(dst);
+	return rc;
+}
+
+static int copy_file(const char *from, const char *to, int64_t *bytes)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return errno == ENOENT ? 0 : INLET_EIO; /* erased meanwhile */
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = INLET_EIO;
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n) {
+			rc = INLET_EIO;
+			goto out;
+		}
+		*bytes += n;
+	}
+	if (n < 0 || fsync(out))
+		rc = INLET_EIO;
+out:
+	close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+/* Copies the blob tree (leaving out uploads in progress). */
+static int copy_tree(const char *from, const char *to, struct backup_stats *st,
+		     void (*progress)(void *, const struct backup_stats *), void *ctx)
+{
+	DIR *d = opendir(from);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : INLET_EIO;
+	if (mkdir(to, 0700) && errno != EEXIST) {
+		closedir(d);
+		return INLET_EIO;
+	}
+	while (!rc && (e = readdir(d))) {
+		char a[PATH_MAX], b[PATH_MAX];
+		struct stat sb;
+
+		if (e->d_name[0] == '.')
+			continue; /* ".", "..", ".tmp" */
+		snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
+		snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
+		if (lstat(a, &sb))
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			rc = copy_tree(a, b, st, progress, ctx);
+		} else if (S_ISREG(sb.st_mode)) {
+			rc = copy_file(a, b, &st->blob_bytes);
+			if (!rc && ++st->blobs % 1000 == 0 && progress)
+				progress(ctx, st);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Every endpoint's location, as one string ("id=location;..."), to tell
+ * whether a move cut over while the copies were taken. */
+static int locations(const char *tenant_path, char *out, size_t size)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t o = 0;
+	int rc;
+
+	out[0] = '\0';
+	if ((rc = db_open(tenant_path, 1, &db)))
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT id, location FROM endpoints WHERE location<>'shared' ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW && o + 200 < size)
+		o += (size_t)snprintf(out + o, size - o, "%lld=%s;", (long long)sqlite3_column_int64(st, 0),
+				      (const char *)sqlite3_column_text(st, 1));
+out:
+	sqlite3_finalize(st);
+	db_close(db);
+	return rc;
+}
+
+static int copy_submissions(const char *data_dir, const char *out_dir, struct backup_stats *st,
+			    void (*progress)(void *, const struct backup_stats *), void *ctx)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	snprintf(a, sizeof(a), "%s/submissions", data_dir);
+	if (!(d = opendir(a)))
+		return INLET_EIO;
+	while (!rc && (e = readdir(d))) {
+		if (!ends_with(e->d_name, ".db"))
+			continue;
+		snprintf(a, sizeof(a), "%s/submissions/%s", data_dir, e->d_name);
+		snprintf(b, sizeof(b), "%s/submissions/%s", out_dir, e->d_name);
+		unlink(b); /* a second pass replaces the first */
+		if ((rc = copy_db(a, b, st)) == 0 && progress)
+			progress(ctx, st);
+	}
+	closedir(d);
+	return rc;
+}
+
+int backup_run(const char *data_dir, const char *out_dir, int with_key, struct backup_stats *st,
+	       void (*progress)(void *ctx, const struct backup_stats *st), void *ctx)
+{
+	char a[PATH_MAX], b[PATH_MAX], before[8192], after[8192];
+	int64_t ignored = 0;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (mkdir(out_dir, 0700) && errno != EEXIST)
+		return INLET_EIO;
+	snprintf(a, sizeof(a), "%s/submissions", out_dir);
+	if (mkdir(a, 0700) && errno != EEXIST)
+		return INLET_EIO;
+	snprintf(a, sizeof(a), "%s/tenant.db", data_dir);
+	snprintf(b, sizeof(b), "%s/tenant.db", out_dir);
+	/* Submission databases first, the shard map (tenant.db) last. If no
+	 * endpoint changed location in between, each location in the copied
+	 * map names a copied database that holds all of that endpoint's rows
+	 * up to the copy. If a move cut over meanwhile, its target is complete
+	 * now: the submission databases are copied again, after the map. */
+	if ((rc = locations(a, before, sizeof(before))) ||
+	    (rc = copy_submissions(data_dir, out_dir, st, progress, ctx)) ||
+	    (rc = copy_db(a, b, st)) || (rc = locations(b, after, sizeof(after))))
+		return rc;
+	if (strcmp(before, after) != 0) {
+		log_msg(LOG_INFO, "a move cut over during the backup: copying the submission databases again");
+		if ((rc = copy_submissions(data_dir, out_dir, st, progress, ctx)))
+			return rc;
+	}
+	if (progress)
+		progress(ctx, st);
+	snprintf(a, sizeof(a), "%s/blobs", data_dir);
+	snprintf(b, sizeof(b), "%s/blobs", out_dir);
+	if ((rc = copy_tree(a, b, st, progress, ctx)))
+		return rc;
+	if (!with_key)
+		return 0;
+	snprintf(a, sizeof(a), "%s/master.key", data_dir);
+	snprintf(b, sizeof(b), "%s/master.key", out_dir);
+	return copy_file(a, b, &ignored);
+}
