@@ -149,6 +149,19 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	return p;
 }
 
+void *arena_grow(struct arena *a, void *items, size_t n, size_t *cap, size_t elem)
+{
+	void *bigger;
+
+	if (items && n < *cap)
+		return items;
+	*cap = *cap ? 2 * *cap : 8;
+	bigger = arena_alloc(a, *cap * elem);
+	if (n)
+		memcpy(bigger, items, n * elem);
+	return bigger;
+}
+
 void arena_on_destroy(struct arena *a, void (*fn)(void *), void *arg)
 {
 	struct cleanup *c = arena_alloc(a, sizeof(*c));

@@ -23,6 +23,11 @@ void *arena_memdup(struct arena *a, const void *p, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Makes room for one more item in an arena array of n items (elem bytes
+ * each) with *cap slots, doubling when full; returns the array to use
+ * (items may be NULL when *cap is 0). The old array stays in the arena. */
+void *arena_grow(struct arena *a, void *items, size_t n, size_t *cap, size_t elem);
+
 /* fn(arg) runs when the arena is destroyed. */
 void arena_on_destroy(struct arena *a, void (*fn)(void *), void *arg);
 

@@ -6,6 +6,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of a hex digit, or -1. */
+static inline int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* out must hold 2n+1 bytes. */
 void hex_encode(char *out, const uint8_t *in, size_t n);
 /* Decodes exactly 2n hex chars into n bytes; INLET_EINVAL on a bad digit. */

@@ -4,18 +4,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/enc.h"
 #include "core/err.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* One loop serves both the measuring pass (dst NULL) and the writing pass,
  * so the two can never disagree on a length. Writing in place is safe
@@ -29,8 +19,8 @@ static size_t decode(char *dst, const char *src, size_t len, int plus_is_space)
 		int hi, lo;
 
 		if (c == '%' && len - i >= 3 &&
-		    (hi = hexval((unsigned char)src[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)src[i + 2])) >= 0) {
+		    (hi = hex_digit((unsigned char)src[i + 1])) >= 0 &&
+		    (lo = hex_digit((unsigned char)src[i + 2])) >= 0) {
 			c = (unsigned char)(hi << 4 | lo);
 			i += 3;
 		} else {

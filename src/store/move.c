@@ -26,39 +26,13 @@ struct copy_set {
 
 static void add_row(struct arena *a, struct copy_set *c, sqlite3_stmt *st)
 {
-	struct sub_row *r;
-
-	if (c->nrows == c->rows_cap) {
-		size_t cap = c->rows_cap ? 2 * c->rows_cap : 256;
-		struct sub_row *bigger = arena_alloc(a, cap * sizeof(*bigger));
-
-		if (c->nrows)
-			memcpy(bigger, c->rows, c->nrows * sizeof(*bigger));
-		c->rows = bigger;
-		c->rows_cap = cap;
-	}
-	r = &c->rows[c->nrows++];
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->endpoint_id = sqlite3_column_int64(st, 1);
-	r->status = sqlite3_column_int(st, 2);
-	r->key_version = (uint32_t)sqlite3_column_int64(st, 3);
-	r->nfiles = sqlite3_column_int(st, 4);
-	r->sealed_len = (size_t)sqlite3_column_bytes(st, 5);
-	r->sealed = arena_memdup(a, sqlite3_column_blob(st, 5), r->sealed_len);
+	c->rows = arena_grow(a, c->rows, c->nrows, &c->rows_cap, sizeof(*c->rows));
+	substore_row_from(a, st, &c->rows[c->nrows++]);
 }
 
 static void add_del(struct arena *a, struct copy_set *c, int64_t id)
 {
-	if (c->ndels == c->dels_cap) {
-		size_t cap = c->dels_cap ? 2 * c->dels_cap : 64;
-		int64_t *bigger = arena_alloc(a, cap * sizeof(*bigger));
-
-		if (c->ndels)
-			memcpy(bigger, c->dels, c->ndels * sizeof(*bigger));
-		c->dels = bigger;
-		c->dels_cap = cap;
-	}
+	c->dels = arena_grow(a, c->dels, c->ndels, &c->dels_cap, sizeof(*c->dels));
 	c->dels[c->ndels++] = id;
 }
 
@@ -202,43 +176,20 @@ static int write_target(struct substore *dst, int64_t endpoint_id, const struct 
 	return writer_run(dst->writer, &co.op);
 }
 
-int move_progress(struct substore *dst, int64_t endpoint_id, int64_t *scan_done, int *complete)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	*scan_done = 0;
-	*complete = 0;
-	if ((rc = db_pool_acquire(dst->readers, &db)))
-		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT scan_done, complete FROM move_meta WHERE endpoint_id=?", -1, &st, NULL)
-	    != SQLITE_OK) {
-		rc = INLET_EDB;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*scan_done = sqlite3_column_int64(st, 0);
-		*complete = sqlite3_column_int(st, 1);
-	}
-out:
-	sqlite3_finalize(st);
-	db_pool_release(dst->readers, db);
-	return rc;
-}
-
-static int read_meta(struct substore *dst, int64_t endpoint_id, int64_t *scan_done, int64_t *log_done)
+/* The target's watermarks for the endpoint (all 0 before the first step). */
+static int read_meta(struct substore *dst, int64_t endpoint_id, int64_t *scan_done, int64_t *log_done,
+		     int *complete)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	*scan_done = *log_done = 0;
+	*complete = 0;
 	if ((rc = db_pool_acquire(dst->readers, &db)))
 		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT scan_done, log_done FROM move_meta WHERE endpoint_id=?", -1, &st, NULL)
-	    != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT scan_done, log_done, complete FROM move_meta WHERE endpoint_id=?",
+			       -1, &st, NULL) != SQLITE_OK) {
 		rc = INLET_EDB;
 		goto out;
 	}
@@ -246,11 +197,19 @@ static int read_meta(struct substore *dst, int64_t endpoint_id, int64_t *scan_do
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*scan_done = sqlite3_column_int64(st, 0);
 		*log_done = sqlite3_column_int64(st, 1);
+		*complete = sqlite3_column_int(st, 2);
 	}
 out:
 	sqlite3_finalize(st);
 	db_pool_release(dst->readers, db);
 	return rc;
+}
+
+int move_progress(struct substore *dst, int64_t endpoint_id, int64_t *scan_done, int *complete)
+{
+	int64_t log_done;
+
+	return read_meta(dst, endpoint_id, scan_done, &log_done, complete);
 }
 
 /* ---- track ------------------------------------------------------------------ */
@@ -290,12 +249,12 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 	int64_t scan_done, log_done;
 	size_t nscan, nlog;
 	sqlite3 *db = NULL;
-	int rc;
+	int rc, complete;
 
 	memset(&c, 0, sizeof(c));
 	*copied = 0;
 	*caught_up = 0;
-	if ((rc = read_meta(dst, endpoint_id, &scan_done, &log_done)))
+	if ((rc = read_meta(dst, endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
 	if ((rc = db_pool_acquire(src->readers, &db)))
 		goto out;
@@ -334,12 +293,12 @@ static int cutover_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	struct copy_set c;
 	int64_t scan_done, log_done;
 	size_t nscan, nlog;
-	int rc;
+	int rc, complete;
 
 	(void)w;
 	memset(&c, 0, sizeof(c));
 	/* Alone on the source's writer: what is read here is final. */
-	if ((rc = read_meta(co->dst, co->endpoint_id, &scan_done, &log_done)))
+	if ((rc = read_meta(co->dst, co->endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
 	if ((rc = read_changes(db, a, co->endpoint_id, scan_done, log_done, 0, &c, &nscan, &nlog)))
 		goto out;

@@ -372,8 +372,9 @@ int substore_delete_endpoint(struct substore *s, int64_t endpoint_id)
 
 /* ---- reads --------------------------------------------------------------- */
 
-static void row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r)
+void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r)
 {
+	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(st, 0);
 	r->endpoint_id = sqlite3_column_int64(st, 1);
 	r->status = sqlite3_column_int(st, 2);
@@ -404,7 +405,7 @@ int substore_get(struct substore *s, int64_t endpoint_id, int64_t id, struct are
 	sqlite3_bind_int64(st, 2, endpoint_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		row_from(a, st, out);
+		substore_row_from(a, st, out);
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(db, rc);
@@ -448,7 +449,7 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 		sqlite3_bind_int(st, 5, q->status);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)q->limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < q->limit)
-		row_from(a, st, &(*rows)[(*n)++]);
+		substore_row_from(a, st, &(*rows)[(*n)++]);
 	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
 out:
 	sqlite3_finalize(st);

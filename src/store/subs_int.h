@@ -7,6 +7,7 @@
 
 #include "store/subs.h"
 
+struct arena;
 struct writer;
 struct db_pool;
 
@@ -33,6 +34,10 @@ struct substore {
 	void (*on_count)(void *ctx, struct substore *s, int64_t endpoint_id, int64_t total, int64_t threshold);
 	void *on_count_ctx;
 };
+
+/* Reads a row selected as "id,endpoint_id,status,key_version,nfiles,sealed"
+ * (the sealed bytes are copied into a). */
+void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r);
 
 /* Writer-thread helpers. */
 int substore_is_tracked(const struct substore *s, int64_t endpoint_id);

@@ -301,22 +301,16 @@ int tenant_key_list(struct tenant *t, int64_t account_id, struct arena *a,
 		    struct api_key **out, size_t *n)
 {
 	struct q q;
-	size_t cap = 8;
+	size_t cap = 0;
 	int rc;
 
 	*n = 0;
-	*out = arena_alloc(a, cap * sizeof(**out));
+	*out = NULL;
 	if ((rc = q_prepare(t, &q, "SELECT " KEY_COLS " FROM api_keys WHERE account_id=? ORDER BY id")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, account_id);
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct api_key *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
-
-			memcpy(bigger, *out, cap * sizeof(*bigger));
-			*out = bigger;
-			cap *= 2;
-		}
+		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		key_row(a, q.st, &(*out)[(*n)++]);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
@@ -504,22 +498,16 @@ int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
 			 struct endpoint **out, size_t *n)
 {
 	struct q q;
-	size_t cap = 8;
+	size_t cap = 0;
 	int rc;
 
 	*n = 0;
-	*out = arena_alloc(a, cap * sizeof(**out));
+	*out = NULL;
 	if ((rc = q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE ?1=0 OR e.account_id=?1 ORDER BY e.id")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, account_id);
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct endpoint *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
-
-			memcpy(bigger, *out, cap * sizeof(*bigger));
-			*out = bigger;
-			cap *= 2;
-		}
+		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		endpoint_row(a, q.st, &(*out)[(*n)++]);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
@@ -633,21 +621,15 @@ int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
 int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location **out, size_t *n)
 {
 	struct q q;
-	size_t cap = 8;
+	size_t cap = 0;
 	int rc;
 
 	*n = 0;
-	*out = arena_alloc(a, cap * sizeof(**out));
+	*out = NULL;
 	if ((rc = q_prepare(t, &q, "SELECT id,pid,location FROM endpoints WHERE location<>'shared' ORDER BY id")))
 		return rc;
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct endpoint_location *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
-
-			memcpy(bigger, *out, cap * sizeof(*bigger));
-			*out = bigger;
-			cap *= 2;
-		}
+		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		(*out)[*n].endpoint_id = sqlite3_column_int64(q.st, 0);
 		(*out)[*n].pid = col_str(a, q.st, 1);
 		(*out)[(*n)++].location = col_str(a, q.st, 2);
@@ -673,21 +655,15 @@ static void move_row(struct arena *a, sqlite3_stmt *st, struct shard_move *m)
 int tenant_moves(struct tenant *t, struct arena *a, struct shard_move **out, size_t *n)
 {
 	struct q q;
-	size_t cap = 8;
+	size_t cap = 0;
 	int rc;
 
 	*n = 0;
-	*out = arena_alloc(a, cap * sizeof(**out));
+	*out = NULL;
 	if ((rc = q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves ORDER BY started_ms")))
 		return rc;
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct shard_move *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
-
-			memcpy(bigger, *out, cap * sizeof(*bigger));
-			*out = bigger;
-			cap *= 2;
-		}
+		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		move_row(a, q.st, &(*out)[(*n)++]);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
