@@ -160,6 +160,21 @@ int shards_request(struct shards *s, int64_t endpoint_id)
 	return rc;
 }
 
+int shards_check(struct shards *s, int *stores)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	*stores = (int)s->nroutes;
+	for (size_t i = 0; i < s->nroutes && !rc; i++) {
+		int64_t n;
+
+		rc = substore_count(s->routes[i].store, -1, &n);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return rc;
+}
+
 void shards_kick(struct shards *s)
 {
 	pthread_mutex_lock(&s->mlock);

@@ -46,6 +46,9 @@ int shards_request(struct shards *s, int64_t endpoint_id);
 /* The endpoint was deleted: stops any move of it, closes and removes its
  * own database. */
 void shards_forget(struct shards *s, int64_t endpoint_id);
+/* Reads from every endpoint's own database; *stores gets how many there
+ * are. Returns the first failure, 0 if all answer. */
+int shards_check(struct shards *s, int *stores);
 /* Wakes the mover to look for requests (tests, CLI). */
 void shards_kick(struct shards *s);
 

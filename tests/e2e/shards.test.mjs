@@ -107,6 +107,12 @@ test('a busy endpoint moves under load: same ids, cursors and answers before, du
   assert.equal(sql(shared, `select count(*) from submissions where endpoint_id=${epRow}`), '0');
   assert.equal(Number(sql(own, `select count(*) from submissions where endpoint_id=${epRow}`)), acked.length + 60 - 1 + 1);
 
+  // Health reads the endpoint's own database too.
+  const health = await api.get('/healthz');
+  assert.equal(health.status, 200);
+  assert.equal(health.json.endpoint_databases, 1);
+  assert.equal(health.json.stores.endpoint_databases, 'ok');
+
   // The CLI sees it while the server runs.
   const list = await runInlet(['shards', 'list', '--data', data]);
   assert.equal(list.code, 0, list.stderr);
