@@ -1,0 +1,1107 @@
+#include "store/queue.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/db.h"
+
+/* Indexes, each for one query:
+ *   jobs_due (lane, state, run_at_ms): claims and queue_next_due_ms seek the
+ *     earliest queued job of a lane, and scan the lane's running jobs (one
+ *     per busy worker) for an expired lease;
+ *   jobs_state (state, id): listing by state newest first, and purging;
+ *   jobs_idem (kind, idem_key), unique where a key is set: idempotency.
+ * AUTOINCREMENT so an id is never reused once purged: receivers drop
+ * duplicates by it. Lane and state are text, readable with sqlite3(1). */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE jobs("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  lane TEXT NOT NULL CHECK(lane IN ('fast','slow')),"
+	"  kind TEXT NOT NULL,"
+	"  payload BLOB NOT NULL,"
+	"  idem_key TEXT,"
+	"  state TEXT NOT NULL CHECK(state IN ('queued','running','done','dead','cancelled')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  max_attempts INTEGER NOT NULL,"
+	"  run_at_ms INTEGER NOT NULL,"
+	"  lease_until_ms INTEGER NOT NULL DEFAULT 0,"
+	"  worker TEXT,"
+	"  last_error TEXT,"
+	"  created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX jobs_due ON jobs(lane, state, run_at_ms);"
+	"CREATE INDEX jobs_state ON jobs(state, id);"
+	"CREATE UNIQUE INDEX jobs_idem ON jobs(kind, idem_key) WHERE idem_key IS NOT NULL;"
+	"CREATE TABLE schedules("
+	"  name TEXT PRIMARY KEY,"
+	"  lane TEXT NOT NULL CHECK(lane IN ('fast','slow')),"
+	"  kind TEXT NOT NULL,"
+	"  period_ms INTEGER NOT NULL CHECK(period_ms > 0),"
+	"  next_ms INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+static const char *const lane_names[QUEUE_NLANES] = { "fast", "slow" };
+static const char *const state_names[QUEUE_NSTATES] = {
+	"queued", "running", "done", "dead", "cancelled",
+};
+
+#define JOB_COLS                                                                      \
+	"id,lane,state,kind,length(payload),idem_key,worker,attempts,max_attempts,"   \
+	"run_at_ms,lease_until_ms,last_error,created_ms,updated_ms"
+#define COL_PAYLOAD 14 /* after JOB_COLS in S_GET */
+
+#define PURGE_BATCH 500
+
+/* Times and periods the caller passes: far from overflow when summed. */
+#define TIME_OK(t) ((t) >= 0 && (t) <= INT64_MAX / 4)
+
+/* Every statement the queue runs, prepared once on first use. */
+enum slot {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_IDEM, S_INSERT,
+	S_EXPIRED, S_DUE, S_TAKE, S_BURY,
+	S_GET, S_OWNER, S_EXISTS,
+	S_DONE, S_REQUEUE, S_EXTEND, S_RETRY, S_CANCEL,
+	S_LIST_STATE, S_LIST_ANY, S_NEXT, S_PURGE,
+	S_SCHED_PUT, S_SCHED_DUE, S_SCHED_NEXT, S_SCHED_DEL,
+	S__COUNT
+};
+
+static const char *const sqls[S__COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_IDEM] = "SELECT id FROM jobs WHERE kind=?1 AND idem_key=?2",
+	[S_INSERT] = "INSERT INTO jobs(lane,kind,payload,idem_key,state,max_attempts,run_at_ms,"
+		     "created_ms,updated_ms) VALUES(?1,?2,?3,?4,'queued',?5,?6,?7,?7)",
+	[S_EXPIRED] = "SELECT id,attempts,max_attempts FROM jobs"
+		      " WHERE lane=?1 AND state='running' AND lease_until_ms<=?2"
+		      " ORDER BY lease_until_ms,id LIMIT 1",
+	[S_DUE] = "SELECT id FROM jobs WHERE lane=?1 AND state='queued' AND run_at_ms<=?2"
+		  " ORDER BY run_at_ms,id LIMIT 1",
+	[S_TAKE] = "UPDATE jobs SET state='running',worker=?2,lease_until_ms=?3,"
+		   "attempts=attempts+1,updated_ms=?4 WHERE id=?1",
+	[S_BURY] = "UPDATE jobs SET state='dead',lease_until_ms=0,last_error=?2,updated_ms=?3"
+		   " WHERE id=?1",
+	[S_GET] = "SELECT " JOB_COLS ",payload FROM jobs WHERE id=?1",
+	[S_OWNER] = "SELECT state,worker,attempts,max_attempts,lane FROM jobs WHERE id=?1",
+	[S_EXISTS] = "SELECT 1 FROM jobs WHERE id=?1",
+	[S_DONE] = "UPDATE jobs SET state='done',lease_until_ms=0,updated_ms=?2 WHERE id=?1",
+	[S_REQUEUE] = "UPDATE jobs SET state='queued',run_at_ms=?2,lease_until_ms=0,last_error=?3,"
+		      "updated_ms=?4 WHERE id=?1",
+	[S_EXTEND] = "UPDATE jobs SET lease_until_ms=?2,updated_ms=?3 WHERE id=?1",
+	/* CASE sees the row as it was: a queued job keeps its attempts. */
+	[S_RETRY] = "UPDATE jobs SET state='queued',"
+		    " attempts=CASE WHEN state='queued' THEN attempts ELSE 0 END,"
+		    " run_at_ms=CASE WHEN state='queued' THEN min(run_at_ms,?2) ELSE ?2 END,"
+		    " lease_until_ms=0,updated_ms=?2"
+		    " WHERE id=?1 AND state IN ('queued','dead','cancelled') RETURNING lane",
+	[S_CANCEL] = "UPDATE jobs SET state='cancelled',lease_until_ms=0,updated_ms=?2"
+		     " WHERE id=?1 AND state IN ('queued','running') RETURNING lane",
+	[S_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state=?1 AND id<?2"
+			 " AND (?3 IS NULL OR lane=?3) AND (?4 IS NULL OR kind=?4)"
+			 " ORDER BY id DESC LIMIT ?5",
+	[S_LIST_ANY] = "SELECT " JOB_COLS " FROM jobs WHERE id<?2"
+		       " AND (?3 IS NULL OR lane=?3) AND (?4 IS NULL OR kind=?4)"
+		       " ORDER BY id DESC LIMIT ?5",
+	[S_NEXT] = "SELECT (SELECT run_at_ms FROM jobs WHERE lane=?1 AND state='queued'"
+		   "         ORDER BY run_at_ms LIMIT 1),"
+		   "       (SELECT min(lease_until_ms) FROM jobs WHERE lane=?1 AND state='running')",
+	[S_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state=?1"
+		    " AND updated_ms<?2 LIMIT ?3)",
+	/* Columns on the right of SET read the stored row: the same period
+	 * keeps its next slot, a new one starts from the current slot. */
+	[S_SCHED_PUT] = "INSERT INTO schedules(name,lane,kind,period_ms,next_ms) VALUES(?1,?2,?3,?4,?5)"
+			" ON CONFLICT(name) DO UPDATE SET lane=excluded.lane,kind=excluded.kind,"
+			" next_ms=CASE WHEN period_ms=excluded.period_ms THEN next_ms"
+			" ELSE excluded.next_ms END,period_ms=excluded.period_ms",
+	[S_SCHED_DUE] = "SELECT name,lane,kind,period_ms FROM schedules WHERE next_ms<=?1"
+			" ORDER BY name LIMIT 1",
+	[S_SCHED_NEXT] = "UPDATE schedules SET next_ms=?2 WHERE name=?1",
+	[S_SCHED_DEL] = "DELETE FROM schedules WHERE name=?1",
+};
+
+struct queue {
+	pthread_mutex_t lock;       /* held for every call; guards all below */
+	sqlite3 *db;                /* the one connection (opened NOMUTEX) */
+	sqlite3_stmt *st[S__COUNT]; /* prepared on first use, finalized on close */
+	struct queue_hooks hooks;   /* NULL members: the defaults */
+};
+
+/* ---- names and checks ---------------------------------------------------- */
+
+const char *queue_lane_name(int lane)
+{
+	return lane >= 0 && lane < QUEUE_NLANES ? lane_names[lane] : NULL;
+}
+
+const char *queue_state_name(int state)
+{
+	return state >= 0 && state < QUEUE_NSTATES ? state_names[state] : NULL;
+}
+
+static int name_index(const char *const *names, int n, const char *s, size_t len)
+{
+	for (int i = 0; s && i < n; i++)
+		if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+			return i;
+	return -1;
+}
+
+int queue_lane_parse(const char *s, enum queue_lane *out)
+{
+	int i = s ? name_index(lane_names, QUEUE_NLANES, s, strlen(s)) : -1;
+
+	if (i < 0)
+		return INLET_EINVAL;
+	*out = (enum queue_lane)i;
+	return 0;
+}
+
+int queue_state_parse(const char *s, enum queue_state *out)
+{
+	int i = s ? name_index(state_names, QUEUE_NSTATES, s, strlen(s)) : -1;
+
+	if (i < 0)
+		return INLET_EINVAL;
+	*out = (enum queue_state)i;
+	return 0;
+}
+
+/* Kinds and schedule names: 1..QUEUE_KIND_MAX of [A-Za-z0-9._:-]. */
+static int check_name(const char *s)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return INLET_EINVAL;
+	for (n = 0; s[n]; n++) {
+		char c = s[n];
+
+		if (n >= QUEUE_KIND_MAX)
+			return INLET_ETOOBIG;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return INLET_EINVAL;
+	}
+	return 0;
+}
+
+static int check_worker(const char *s)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return INLET_EINVAL;
+	for (n = 0; s[n]; n++) {
+		if (n >= QUEUE_WORKER_MAX)
+			return INLET_ETOOBIG;
+		if (s[n] < 0x20 || s[n] > 0x7e)
+			return INLET_EINVAL;
+	}
+	return 0;
+}
+
+static int check_lane(int lane)
+{
+	return lane >= 0 && lane < QUEUE_NLANES ? 0 : INLET_EINVAL;
+}
+
+static int check_spec(const struct queue_spec *s)
+{
+	int rc;
+
+	if ((rc = check_lane((int)s->lane)) || (rc = check_name(s->kind)))
+		return rc;
+	if (s->len > QUEUE_PAYLOAD_MAX)
+		return INLET_ETOOBIG;
+	if (s->len && !s->payload)
+		return INLET_EINVAL;
+	if (s->idempotency_key) {
+		size_t n = strnlen(s->idempotency_key, QUEUE_KEY_MAX + 1);
+
+		if (n == 0)
+			return INLET_EINVAL;
+		if (n > QUEUE_KEY_MAX)
+			return INLET_ETOOBIG;
+	}
+	if (s->max_attempts < 0 || s->max_attempts > QUEUE_ATTEMPTS_MAX || !TIME_OK(s->run_at_ms))
+		return INLET_EINVAL;
+	return 0;
+}
+
+/* Bytes of s to keep within max without splitting a UTF-8 sequence. */
+static size_t cut_utf8(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* ---- backoff --------------------------------------------------------------- */
+
+int64_t queue_backoff_ceiling_ms(int attempts)
+{
+	int64_t c = QUEUE_BACKOFF_BASE_MS;
+
+	for (int i = 1; i < attempts && c < QUEUE_BACKOFF_CAP_MS; i++)
+		c *= 2;
+	return c < QUEUE_BACKOFF_CAP_MS ? c : QUEUE_BACKOFF_CAP_MS;
+}
+
+int64_t queue_backoff_ms(int attempts, uint64_t r)
+{
+	return (int64_t)(r % (uint64_t)(queue_backoff_ceiling_ms(attempts) + 1));
+}
+
+/* ---- connection helpers (queue lock held) ------------------------------- */
+
+static int64_t clock_now(struct queue *q)
+{
+	return q->hooks.now ? q->hooks.now(q->hooks.ctx) : now_ms();
+}
+
+static uint64_t random64(struct queue *q)
+{
+	uint64_t r;
+
+	if (q->hooks.rand)
+		return q->hooks.rand(q->hooks.ctx);
+	rand_bytes(&r, sizeof(r));
+	return r;
+}
+
+/* The cached statement for slot, reset and unbound; NULL if it cannot be
+ * prepared (logged). Callers reset it after use, so no statement keeps a
+ * read transaction open between calls. */
+static sqlite3_stmt *stmt(struct queue *q, enum slot s)
+{
+	if (!q->st[s] &&
+	    sqlite3_prepare_v3(q->db, sqls[s], -1, SQLITE_PREPARE_PERSISTENT, &q->st[s], NULL) != SQLITE_OK) {
+		log_msg(LOG_ERROR, "jobs: prepare failed: %s (%s)", sqlite3_errmsg(q->db), sqls[s]);
+		return NULL;
+	}
+	sqlite3_reset(q->st[s]);
+	sqlite3_clear_bindings(q->st[s]);
+	return q->st[s];
+}
+
+/* The INLET_E* of a failed step's result src: never 0. */
+static int sql_err(struct queue *q, int src)
+{
+	int rc = db_rc(q->db, src);
+
+	return rc ? rc : INLET_EDB;
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int run(struct queue *q, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_err(q, rc);
+}
+
+static int run_slot(struct queue *q, enum slot s)
+{
+	sqlite3_stmt *st = stmt(q, s);
+
+	return st ? run(q, st) : INLET_EDB;
+}
+
+static int tx_begin(struct queue *q)
+{
+	return run_slot(q, S_BEGIN);
+}
+
+/* Commits when rc is 0, else rolls back; returns the outcome. */
+static int tx_end(struct queue *q, int rc)
+{
+	if (rc == 0 && (rc = run_slot(q, S_COMMIT)) == 0)
+		return 0;
+	if (!sqlite3_get_autocommit(q->db))
+		run_slot(q, S_ROLLBACK);
+	return rc;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i, struct arena *a)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? arena_strndup(a, (const char *)s, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+/* The text column i as an index of names; -1 when unknown (a file from disk
+ * is not trusted to hold only what the CHECK constraints allowed). */
+static int col_name(sqlite3_stmt *st, int i, const char *const *names, int n)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? name_index(names, n, (const char *)s, (size_t)sqlite3_column_bytes(st, i)) : -1;
+}
+
+/* Fills job from a row of JOB_COLS (and the payload after them). */
+static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, int with_payload)
+{
+	int lane = col_name(st, 1, lane_names, QUEUE_NLANES);
+	int state = col_name(st, 2, state_names, QUEUE_NSTATES);
+
+	memset(job, 0, sizeof(*job));
+	if (lane < 0 || state < 0 || sqlite3_column_type(st, 3) != SQLITE_TEXT)
+		return INLET_EDB;
+	job->id = sqlite3_column_int64(st, 0);
+	job->lane = (enum queue_lane)lane;
+	job->state = (enum queue_state)state;
+	job->kind = col_text(st, 3, a);
+	job->payload_len = (size_t)sqlite3_column_int64(st, 4);
+	job->idempotency_key = col_text(st, 5, a);
+	job->worker = col_text(st, 6, a);
+	job->attempts = sqlite3_column_int(st, 7);
+	job->max_attempts = sqlite3_column_int(st, 8);
+	job->run_at_ms = sqlite3_column_int64(st, 9);
+	job->lease_until_ms = sqlite3_column_int64(st, 10);
+	job->last_error = col_text(st, 11, a);
+	job->created_ms = sqlite3_column_int64(st, 12);
+	job->updated_ms = sqlite3_column_int64(st, 13);
+	if (with_payload) {
+		const void *p = sqlite3_column_blob(st, COL_PAYLOAD);
+		size_t n = (size_t)sqlite3_column_bytes(st, COL_PAYLOAD);
+
+		job->payload_len = n;
+		job->payload = arena_memdup(a, p ? p : "", n);
+	}
+	return 0;
+}
+
+static int read_job(struct queue *q, int64_t id, struct arena *a, struct queue_job *job)
+{
+	sqlite3_stmt *st = stmt(q, S_GET);
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = job_from(st, a, job, 1);
+	else
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : sql_err(q, rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* 0 when id exists, INLET_ENOTFOUND when not. */
+static int job_exists(struct queue *q, int64_t id)
+{
+	sqlite3_stmt *st = stmt(q, S_EXISTS);
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? INLET_ENOTFOUND : INLET_EDB;
+}
+
+struct owned {
+	int attempts, max_attempts;
+	enum queue_lane lane;
+};
+
+/* 0 when id is running under worker (*o then filled), INLET_EBUSY when it
+ * is not, INLET_ENOTFOUND when there is no id. */
+static int job_owned(struct queue *q, int64_t id, const char *worker, struct owned *o)
+{
+	sqlite3_stmt *st = stmt(q, S_OWNER);
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *w = sqlite3_column_text(st, 1);
+		int lane = col_name(st, 4, lane_names, QUEUE_NLANES);
+
+		rc = col_name(st, 0, state_names, QUEUE_NSTATES) == QUEUE_RUNNING && w &&
+			     strcmp((const char *)w, worker) == 0
+		     ? 0
+		     : INLET_EBUSY;
+		o->attempts = sqlite3_column_int(st, 2);
+		o->max_attempts = sqlite3_column_int(st, 3);
+		o->lane = lane == QUEUE_SLOW ? QUEUE_SLOW : QUEUE_FAST;
+	} else {
+		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : sql_err(q, rc);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static void notify_lanes(const struct queue_hooks *h, unsigned lanes)
+{
+	if (!h->notify)
+		return;
+	for (int l = 0; l < QUEUE_NLANES; l++)
+		if (lanes & (1u << l))
+			h->notify(h->ctx, (enum queue_lane)l);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+int queue_open(struct queue **out, const char *path)
+{
+	struct queue *q = xcalloc(1, sizeof(*q));
+	int rc;
+
+	pthread_mutex_init(&q->lock, NULL);
+	if ((rc = db_open(path, 0, &q->db)))
+		goto out;
+	rc = db_migrate(q->db, migrations, (int)(sizeof(migrations) / sizeof(migrations[0])), "jobs");
+out:
+	if (rc) {
+		queue_close(q);
+		q = NULL;
+	}
+	*out = q;
+	return rc;
+}
+
+void queue_close(struct queue *q)
+{
+	if (!q)
+		return;
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	db_close(q->db);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+void queue_set_hooks(struct queue *q, const struct queue_hooks *h)
+{
+	pthread_mutex_lock(&q->lock);
+	if (h)
+		q->hooks = *h;
+	else
+		memset(&q->hooks, 0, sizeof(q->hooks));
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- enqueue --------------------------------------------------------------- */
+
+/* Inside a transaction: the job of (kind, key) if there is one, else a new
+ * row. */
+static int insert_job(struct queue *q, const struct queue_spec *s, int64_t now, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s->idempotency_key) {
+		if (!(st = stmt(q, S_IDEM)))
+			return INLET_EDB;
+		bind_text(st, 1, s->kind);
+		bind_text(st, 2, s->idempotency_key);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc == SQLITE_ROW)
+			return 0;
+		if (rc != SQLITE_DONE)
+			return sql_err(q, rc);
+	}
+	if (!(st = stmt(q, S_INSERT)))
+		return INLET_EDB;
+	bind_text(st, 1, lane_names[s->lane]);
+	bind_text(st, 2, s->kind);
+	/* A zero-length blob, not NULL, when there is no payload. */
+	sqlite3_bind_blob(st, 3, s->len ? s->payload : "", (int)s->len, SQLITE_STATIC);
+	bind_text(st, 4, s->idempotency_key);
+	sqlite3_bind_int(st, 5, s->max_attempts ? s->max_attempts : QUEUE_ATTEMPTS_DEFAULT);
+	sqlite3_bind_int64(st, 6, s->run_at_ms ? s->run_at_ms : now);
+	sqlite3_bind_int64(st, 7, now);
+	if ((rc = run(q, st)))
+		return rc;
+	*id = sqlite3_last_insert_rowid(q->db);
+	return 0;
+}
+
+int queue_enqueue_batch(struct queue *q, const struct queue_spec *specs, size_t n, int64_t *ids)
+{
+	struct queue_hooks h;
+	unsigned lanes = 0;
+	int64_t now;
+	int rc = 0;
+
+	assert(q && (n == 0 || (specs && ids)));
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = check_spec(&specs[i])))
+			return rc;
+		lanes |= 1u << specs[i].lane;
+	}
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	h = q->hooks;
+	now = clock_now(q);
+	if ((rc = tx_begin(q)))
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = insert_job(q, &specs[i], now, &ids[i]);
+	rc = tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	if (rc == 0)
+		notify_lanes(&h, lanes);
+	return rc;
+}
+
+int queue_enqueue(struct queue *q, const struct queue_spec *spec, int64_t *id)
+{
+	return queue_enqueue_batch(q, spec, 1, id);
+}
+
+/* ---- claim and report ----------------------------------------------------- */
+
+/* Inside a transaction: the id of the job to claim, or 0. Expired leases
+ * come first; one on its last attempt is buried on the way. */
+static int pick(struct queue *q, enum queue_lane lane, int64_t now, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*id = 0;
+	for (;;) {
+		int attempts = 0, max = 0;
+
+		if (!(st = stmt(q, S_EXPIRED)))
+			return INLET_EDB;
+		bind_text(st, 1, lane_names[lane]);
+		sqlite3_bind_int64(st, 2, now);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*id = sqlite3_column_int64(st, 0);
+			attempts = sqlite3_column_int(st, 1);
+			max = sqlite3_column_int(st, 2);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return sql_err(q, rc);
+		if (rc == SQLITE_DONE)
+			break;
+		if (attempts < max)
+			return 0;
+		/* Its worker died on the last attempt: never run it again. */
+		if (!(st = stmt(q, S_BURY)))
+			return INLET_EDB;
+		sqlite3_bind_int64(st, 1, *id);
+		bind_text(st, 2, "lease expired on the last attempt");
+		sqlite3_bind_int64(st, 3, now);
+		if ((rc = run(q, st)))
+			return rc;
+		*id = 0;
+	}
+	if (!(st = stmt(q, S_DUE)))
+		return INLET_EDB;
+	bind_text(st, 1, lane_names[lane]);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(q, rc);
+	return 0;
+}
+
+int queue_claim(struct queue *q, enum queue_lane lane, const char *worker, int64_t lease_ms,
+		int64_t now, struct arena *a, struct queue_job *job)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int rc;
+
+	assert(q && a && job);
+	if ((rc = check_lane((int)lane)) || (rc = check_worker(worker)))
+		return rc;
+	if (lease_ms <= 0 || lease_ms > QUEUE_LEASE_MAX_MS || !TIME_OK(now))
+		return INLET_EINVAL;
+	pthread_mutex_lock(&q->lock);
+	if ((rc = tx_begin(q)))
+		goto out;
+	if ((rc = pick(q, lane, now, &id)) || id == 0)
+		goto end;
+	if (!(st = stmt(q, S_TAKE))) {
+		rc = INLET_EDB;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, worker);
+	sqlite3_bind_int64(st, 3, now + lease_ms);
+	sqlite3_bind_int64(st, 4, now);
+	if ((rc = run(q, st)))
+		goto end;
+	rc = read_job(q, id, a, job);
+end:
+	/* Nothing due still commits the jobs buried on the way. */
+	rc = tx_end(q, rc);
+	if (rc == 0 && id == 0)
+		rc = INLET_ENOTFOUND;
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_complete(struct queue *q, int64_t id, const char *worker)
+{
+	struct owned o;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = check_worker(worker)))
+		return rc;
+	pthread_mutex_lock(&q->lock);
+	if ((rc = tx_begin(q)))
+		goto out;
+	if ((rc = job_owned(q, id, worker, &o)))
+		goto end;
+	if (!(st = stmt(q, S_DONE))) {
+		rc = INLET_EDB;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, clock_now(q));
+	rc = run(q, st);
+end:
+	rc = tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_fail(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now)
+{
+	struct queue_hooks h;
+	struct owned o;
+	sqlite3_stmt *st;
+	int requeued = 0, rc;
+
+	if ((rc = check_worker(worker)))
+		return rc;
+	if (!TIME_OK(now))
+		return INLET_EINVAL;
+	pthread_mutex_lock(&q->lock);
+	h = q->hooks;
+	if ((rc = tx_begin(q)))
+		goto out;
+	if ((rc = job_owned(q, id, worker, &o)))
+		goto end;
+	if (o.attempts >= o.max_attempts) {
+		if (!(st = stmt(q, S_BURY))) {
+			rc = INLET_EDB;
+			goto end;
+		}
+		sqlite3_bind_int64(st, 3, now);
+	} else {
+		if (!(st = stmt(q, S_REQUEUE))) {
+			rc = INLET_EDB;
+			goto end;
+		}
+		sqlite3_bind_int64(st, 2, now + queue_backoff_ms(o.attempts, random64(q)));
+		sqlite3_bind_int64(st, 4, now);
+		requeued = 1;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	/* S_BURY and S_REQUEUE take the error at different places. */
+	if (error)
+		sqlite3_bind_text(st, requeued ? 3 : 2, error, (int)cut_utf8(error, QUEUE_ERROR_MAX),
+				  SQLITE_STATIC);
+	rc = run(q, st);
+end:
+	rc = tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	if (rc == 0 && requeued)
+		notify_lanes(&h, 1u << o.lane);
+	return rc;
+}
+
+int queue_extend(struct queue *q, int64_t id, const char *worker, int64_t lease_ms)
+{
+	struct owned o;
+	sqlite3_stmt *st;
+	int64_t now;
+	int rc;
+
+	if ((rc = check_worker(worker)))
+		return rc;
+	if (lease_ms <= 0 || lease_ms > QUEUE_LEASE_MAX_MS)
+		return INLET_EINVAL;
+	pthread_mutex_lock(&q->lock);
+	now = clock_now(q);
+	if ((rc = tx_begin(q)))
+		goto out;
+	if ((rc = job_owned(q, id, worker, &o)))
+		goto end;
+	if (!(st = stmt(q, S_EXTEND))) {
+		rc = INLET_EDB;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now + lease_ms);
+	sqlite3_bind_int64(st, 3, now);
+	rc = run(q, st);
+end:
+	rc = tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+/* ---- operator actions ------------------------------------------------------ */
+
+/* Runs retry or cancel on id; INLET_EBUSY when its state does not allow it.
+ * On success *lane gets the job's lane and *h the hooks. */
+static int change_state(struct queue *q, enum slot s, int64_t id, enum queue_lane *lane,
+			struct queue_hooks *h)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	*h = q->hooks;
+	if ((rc = tx_begin(q)))
+		goto out;
+	if (!(st = stmt(q, s))) {
+		rc = INLET_EDB;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, clock_now(q));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*lane = col_name(st, 0, lane_names, QUEUE_NLANES) == QUEUE_SLOW ? QUEUE_SLOW : QUEUE_FAST;
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		rc = 0;
+	else if (rc == SQLITE_DONE) /* nothing changed: which answer? */
+		rc = (rc = job_exists(q, id)) ? rc : INLET_EBUSY;
+	else
+		rc = sql_err(q, rc);
+end:
+	rc = tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_retry(struct queue *q, int64_t id)
+{
+	enum queue_lane lane = QUEUE_FAST;
+	struct queue_hooks h;
+	int rc = change_state(q, S_RETRY, id, &lane, &h);
+
+	if (rc == 0)
+		notify_lanes(&h, 1u << lane);
+	return rc;
+}
+
+int queue_cancel(struct queue *q, int64_t id)
+{
+	enum queue_lane lane;
+	struct queue_hooks h;
+
+	return change_state(q, S_CANCEL, id, &lane, &h);
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+int queue_get(struct queue *q, int64_t id, struct arena *a, struct queue_job *job)
+{
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = read_job(q, id, a, job);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_list(struct queue *q, const struct queue_filter *f, struct arena *a,
+	       struct queue_job **jobs, size_t *n)
+{
+	sqlite3_stmt *st;
+	size_t limit;
+	int rc;
+
+	assert(q && f && a && jobs && n);
+	limit = f->limit ? f->limit : QUEUE_LIST_DEFAULT;
+	*n = 0;
+	*jobs = NULL;
+	if (limit > QUEUE_LIST_MAX || f->before_id < 0 ||
+	    (f->state != -1 && !queue_state_name(f->state)) ||
+	    (f->lane != -1 && !queue_lane_name(f->lane)))
+		return INLET_EINVAL;
+	*jobs = arena_alloc(a, limit * sizeof(**jobs));
+	pthread_mutex_lock(&q->lock);
+	/* By state, the (state, id) index gives the order; else the key does. */
+	if (!(st = stmt(q, f->state >= 0 ? S_LIST_STATE : S_LIST_ANY))) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	bind_text(st, 1, queue_state_name(f->state));
+	sqlite3_bind_int64(st, 2, f->before_id ? f->before_id : INT64_MAX);
+	bind_text(st, 3, queue_lane_name(f->lane));
+	bind_text(st, 4, f->kind);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
+	for (;;) {
+		int src = *n < limit ? sqlite3_step(st) : SQLITE_DONE;
+
+		if (src == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (src != SQLITE_ROW) {
+			rc = sql_err(q, src);
+			break;
+		}
+		if ((rc = job_from(st, a, &(*jobs)[*n], 0)))
+			break;
+		(*n)++;
+	}
+	sqlite3_reset(st);
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_next_due_ms(struct queue *q, enum queue_lane lane, int64_t *ms)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = check_lane((int)lane)))
+		return rc;
+	pthread_mutex_lock(&q->lock);
+	if (!(st = stmt(q, S_NEXT))) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	bind_text(st, 1, lane_names[lane]);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int has_run = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		int has_lease = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		int64_t run_at = sqlite3_column_int64(st, 0), lease = sqlite3_column_int64(st, 1);
+
+		rc = 0;
+		if (has_run && has_lease)
+			*ms = run_at < lease ? run_at : lease;
+		else if (has_run || has_lease)
+			*ms = has_run ? run_at : lease;
+		else
+			rc = INLET_ENOTFOUND;
+	} else {
+		rc = sql_err(q, rc);
+	}
+	sqlite3_reset(st);
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_purge(struct queue *q, enum queue_state state, int64_t before_ms, int64_t *n)
+{
+	int64_t total = 0;
+	int rc = 0, more = 1;
+
+	if (state != QUEUE_DONE && state != QUEUE_DEAD && state != QUEUE_CANCELLED)
+		return INLET_EINVAL;
+	/* Batches, each its own transaction, with the lock let go in between so
+	 * claims are not held up by a long purge. */
+	while (more && rc == 0) {
+		sqlite3_stmt *st;
+
+		pthread_mutex_lock(&q->lock);
+		if ((st = stmt(q, S_PURGE))) {
+			bind_text(st, 1, state_names[state]);
+			sqlite3_bind_int64(st, 2, before_ms);
+			sqlite3_bind_int(st, 3, PURGE_BATCH);
+			if ((rc = run(q, st)) == 0) {
+				int changed = sqlite3_changes(q->db);
+
+				total += changed;
+				more = changed == PURGE_BATCH;
+			}
+		} else {
+			rc = INLET_EDB;
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	if (n)
+		*n = total;
+	return rc;
+}
+
+/* ---- schedules ---------------------------------------------------------------- */
+
+/* Inside a transaction: enqueues the job of every due schedule and moves
+ * each to its next slot. *lanes gets a bit per lane that got a job. */
+static int tick_locked(struct queue *q, int64_t now, unsigned *lanes)
+{
+	for (;;) {
+		char name[QUEUE_KIND_MAX + 1], kind[QUEUE_KIND_MAX + 1];
+		char key[QUEUE_KIND_MAX + 32];
+		struct queue_spec spec;
+		sqlite3_stmt *st = stmt(q, S_SCHED_DUE);
+		int64_t period = 0, slot, id;
+		int lane = -1, rc;
+
+		if (!st)
+			return INLET_EDB;
+		sqlite3_bind_int64(st, 1, now);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *nm = sqlite3_column_text(st, 0);
+			const unsigned char *kd = sqlite3_column_text(st, 2);
+
+			size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
+			size_t klen = (size_t)sqlite3_column_bytes(st, 2);
+
+			lane = col_name(st, 1, lane_names, QUEUE_NLANES);
+			period = sqlite3_column_int64(st, 3);
+			rc = INLET_EDB; /* unless the row holds what queue_schedule checked */
+			if (nm && kd && nlen <= QUEUE_KIND_MAX && klen <= QUEUE_KIND_MAX) {
+				memcpy(name, nm, nlen);
+				name[nlen] = 0;
+				memcpy(kind, kd, klen);
+				kind[klen] = 0;
+				if (lane >= 0 && period > 0 && !check_name(name) && !check_name(kind))
+					rc = SQLITE_ROW;
+			}
+		}
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW)
+			return rc < 0 ? rc : INLET_EDB;
+		slot = now - now % period;
+		snprintf(key, sizeof(key), "%s:%lld", name, (long long)slot);
+		memset(&spec, 0, sizeof(spec));
+		spec.lane = (enum queue_lane)lane;
+		spec.kind = kind;
+		spec.idempotency_key = key;
+		spec.run_at_ms = now;
+		if ((rc = insert_job(q, &spec, now, &id)))
+			return rc;
+		*lanes |= 1u << lane;
+		if (!(st = stmt(q, S_SCHED_NEXT)))
+			return INLET_EDB;
+		bind_text(st, 1, name);
+		sqlite3_bind_int64(st, 2, slot + period);
+		if ((rc = run(q, st)))
+			return rc;
+		if (sqlite3_changes(q->db) != 1)
+			return INLET_EDB; /* would pick the same row forever */
+	}
+}
+
+int queue_schedule(struct queue *q, const char *name, enum queue_lane lane, const char *kind,
+		   int64_t period_ms, int64_t now)
+{
+	struct queue_hooks h;
+	sqlite3_stmt *st;
+	unsigned lanes = 0;
+	int rc;
+
+	if ((rc = check_name(name)) || (rc = check_name(kind)) || (rc = check_lane((int)lane)))
+		return rc;
+	if (period_ms <= 0 || !TIME_OK(period_ms) || !TIME_OK(now))
+		return INLET_EINVAL;
+	pthread_mutex_lock(&q->lock);
+	h = q->hooks;
+	if ((rc = tx_begin(q)))
+		goto out;
+	if (!(st = stmt(q, S_SCHED_PUT))) {
+		rc = INLET_EDB;
+		goto end;
+	}
+	bind_text(st, 1, name);
+	bind_text(st, 2, lane_names[lane]);
+	bind_text(st, 3, kind);
+	sqlite3_bind_int64(st, 4, period_ms);
+	sqlite3_bind_int64(st, 5, now - now % period_ms);
+	if ((rc = run(q, st)))
+		goto end;
+	rc = tick_locked(q, now, &lanes);
+end:
+	rc = tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	if (rc == 0)
+		notify_lanes(&h, lanes);
+	return rc;
+}
+
+int queue_unschedule(struct queue *q, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = check_name(name)))
+		return rc;
+	pthread_mutex_lock(&q->lock);
+	if (!(st = stmt(q, S_SCHED_DEL))) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	bind_text(st, 1, name);
+	if ((rc = run(q, st)) == 0 && sqlite3_changes(q->db) == 0)
+		rc = INLET_ENOTFOUND;
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_tick(struct queue *q, int64_t now)
+{
+	struct queue_hooks h;
+	unsigned lanes = 0;
+	int rc;
+
+	if (!TIME_OK(now))
+		return INLET_EINVAL;
+	pthread_mutex_lock(&q->lock);
+	h = q->hooks;
+	if ((rc = tx_begin(q)))
+		goto out;
+	rc = tx_end(q, tick_locked(q, now, &lanes));
+out:
+	pthread_mutex_unlock(&q->lock);
+	if (rc == 0)
+		notify_lanes(&h, lanes);
+	return rc;
+}

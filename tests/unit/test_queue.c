@@ -1,0 +1,986 @@
+/* The job queue against real SQLite files in a temporary folder: the life
+ * of a job, idempotency, leases (a worker that dies, a process that
+ * crashes), backoff within its jitter bounds, operator actions, listing,
+ * the scheduler, and claims from several threads at once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "store/queue.h"
+
+static char dir[256];
+static char path[300];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/inlet-queue-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/jobs.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- a clock, dice and a doorbell the tests control -------------------- */
+
+struct fake {
+	int64_t now;
+	uint64_t dice;    /* what rand() answers, unless random is set */
+	int random;       /* 1: answer real-looking random numbers */
+	uint64_t state;   /* xorshift state when random */
+	int rang[QUEUE_NLANES];
+};
+
+static int64_t fake_now(void *ctx)
+{
+	return ((struct fake *)ctx)->now;
+}
+
+static uint64_t fake_rand(void *ctx)
+{
+	struct fake *f = ctx;
+
+	if (!f->random)
+		return f->dice;
+	f->state ^= f->state << 13;
+	f->state ^= f->state >> 7;
+	f->state ^= f->state << 17;
+	return f->state;
+}
+
+static void fake_notify(void *ctx, enum queue_lane lane)
+{
+	((struct fake *)ctx)->rang[lane]++;
+}
+
+static struct queue *open_fake(struct fake *f)
+{
+	struct queue_hooks h = { fake_now, fake_rand, fake_notify, f };
+	struct queue *q = NULL;
+
+	assert_int_equal(queue_open(&q, path), 0);
+	queue_set_hooks(q, &h);
+	return q;
+}
+
+static int64_t add(struct queue *q, enum queue_lane lane, const char *kind, const char *key,
+		   int64_t run_at, int max_attempts)
+{
+	struct queue_spec s = { 0 };
+	int64_t id = 0;
+
+	s.lane = lane;
+	s.kind = kind;
+	s.payload = kind;
+	s.len = strlen(kind);
+	s.idempotency_key = key;
+	s.run_at_ms = run_at;
+	s.max_attempts = max_attempts;
+	assert_int_equal(queue_enqueue(q, &s, &id), 0);
+	assert_true(id > 0);
+	return id;
+}
+
+static size_t count(struct queue *q, int state, int lane, const char *kind)
+{
+	struct arena *a = arena_create(4096);
+	struct queue_filter f = { state, lane, kind, 0, QUEUE_LIST_MAX };
+	struct queue_job *jobs;
+	size_t n, total = 0;
+
+	for (;;) {
+		assert_int_equal(queue_list(q, &f, a, &jobs, &n), 0);
+		total += n;
+		if (n < f.limit)
+			break;
+		f.before_id = jobs[n - 1].id;
+	}
+	arena_destroy(a);
+	return total;
+}
+
+static enum queue_state state_of(struct queue *q, int64_t id)
+{
+	struct arena *a = arena_create(1024);
+	struct queue_job j;
+	enum queue_state s;
+
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	s = j.state;
+	arena_destroy(a);
+	return s;
+}
+
+/* ---- the life of a job ------------------------------------------------------ */
+
+static void t_enqueue_claim_complete(void **state)
+{
+	struct fake f = { .now = 10000 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	static const uint8_t bytes[] = { 0x00, 0xff, 0x10, 0x00, 0x7f };
+	struct queue_spec s = { 0 };
+	struct queue_job j;
+	int64_t id, later, slow, empty, ms;
+
+	(void)state;
+	s.lane = QUEUE_FAST;
+	s.kind = "webhook.deliver";
+	s.payload = bytes;
+	s.len = sizeof(bytes);
+	assert_int_equal(queue_enqueue(q, &s, &id), 0);
+	assert_int_equal(f.rang[QUEUE_FAST], 1);
+	later = add(q, QUEUE_FAST, "email.notify", NULL, 20000, 0);
+	slow = add(q, QUEUE_SLOW, "export.run", NULL, 0, 0);
+	s.payload = NULL;
+	s.len = 0;
+	assert_int_equal(queue_enqueue(q, &s, &empty), 0);
+
+	/* Stored as given: payload bytes, defaults filled. */
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_QUEUED);
+	assert_int_equal(j.lane, QUEUE_FAST);
+	assert_string_equal(j.kind, "webhook.deliver");
+	assert_int_equal(j.payload_len, sizeof(bytes));
+	assert_memory_equal(j.payload, bytes, sizeof(bytes));
+	assert_int_equal(j.max_attempts, QUEUE_ATTEMPTS_DEFAULT);
+	assert_int_equal(j.run_at_ms, 10000);
+	assert_int_equal(j.created_ms, 10000);
+	assert_null(j.idempotency_key);
+	assert_null(j.worker);
+	assert_null(j.last_error);
+
+	/* The fast lane gives its due jobs in order, never the slow one's. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w1", 30000, 10000, a, &j), 0);
+	assert_int_equal(j.id, id);
+	assert_int_equal(j.state, QUEUE_RUNNING);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(j.lease_until_ms, 40000);
+	assert_string_equal(j.worker, "w1");
+	assert_memory_equal(j.payload, bytes, sizeof(bytes));
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w1", 30000, 10000, a, &j), 0);
+	assert_int_equal(j.id, empty);
+	assert_int_equal(j.payload_len, 0);
+	assert_non_null(j.payload);
+	/* later is not due yet. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 19999, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_FAST, &ms), 0);
+	assert_int_equal(ms, 20000);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 20000, a, &j), 0);
+	assert_int_equal(j.id, later);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "s1", 30000, 10000, a, &j), 0);
+	assert_int_equal(j.id, slow);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "s1", 30000, 10000, a, &j), INLET_ENOTFOUND);
+
+	/* Only the holder completes, once. */
+	assert_int_equal(queue_complete(q, id, "w2"), INLET_EBUSY);
+	assert_int_equal(queue_complete(q, 999999, "w1"), INLET_ENOTFOUND);
+	f.now = 11000;
+	assert_int_equal(queue_complete(q, id, "w1"), 0);
+	assert_int_equal(queue_complete(q, id, "w1"), INLET_EBUSY);
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_DONE);
+	assert_int_equal(j.updated_ms, 11000);
+	assert_int_equal(j.lease_until_ms, 0);
+	assert_int_equal(queue_complete(q, empty, "w1"), 0);
+	assert_int_equal(queue_complete(q, later, "w2"), 0);
+	assert_int_equal(queue_complete(q, slow, "s1"), 0);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_FAST, &ms), INLET_ENOTFOUND);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_SLOW, &ms), INLET_ENOTFOUND);
+	assert_int_equal(count(q, QUEUE_DONE, -1, NULL), 4);
+
+	queue_close(q);
+	arena_destroy(a);
+}
+
+static void t_bad_input(void **state)
+{
+	struct fake f = { .now = 1 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(1024);
+	struct queue_spec s = { 0 };
+	struct queue_job j;
+	struct queue_filter flt = { -1, -1, NULL, 0, QUEUE_LIST_MAX + 1 };
+	struct queue_job *jobs;
+	char long_kind[QUEUE_KIND_MAX + 2], long_key[QUEUE_KEY_MAX + 2];
+	size_t n;
+	int64_t id;
+
+	(void)state;
+	memset(long_kind, 'k', sizeof(long_kind) - 1);
+	long_kind[sizeof(long_kind) - 1] = 0;
+	memset(long_key, 'x', sizeof(long_key) - 1);
+	long_key[sizeof(long_key) - 1] = 0;
+
+	s.kind = NULL;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+	s.kind = "has space";
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+	s.kind = long_kind;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_ETOOBIG);
+	long_kind[QUEUE_KIND_MAX] = 0; /* exactly the cap is fine */
+	assert_int_equal(queue_enqueue(q, &s, &id), 0);
+	s.kind = "ok";
+	s.lane = (enum queue_lane)7;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+	s.lane = QUEUE_SLOW;
+	s.len = QUEUE_PAYLOAD_MAX + 1;
+	s.payload = "";
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_ETOOBIG);
+	s.len = 3;
+	s.payload = NULL;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+	s.len = 0;
+	s.idempotency_key = "";
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+	s.idempotency_key = long_key;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_ETOOBIG);
+	s.idempotency_key = NULL;
+	s.max_attempts = QUEUE_ATTEMPTS_MAX + 1;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+	s.max_attempts = -1;
+	assert_int_equal(queue_enqueue(q, &s, &id), INLET_EINVAL);
+
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "", 1000, 1, a, &j), INLET_EINVAL);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "w\n", 1000, 1, a, &j), INLET_EINVAL);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "w", 0, 1, a, &j), INLET_EINVAL);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "w", QUEUE_LEASE_MAX_MS + 1, 1, a, &j), INLET_EINVAL);
+	assert_int_equal(queue_claim(q, (enum queue_lane)2, "w", 1000, 1, a, &j), INLET_EINVAL);
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), INLET_EINVAL);
+	flt.limit = 0;
+	flt.state = QUEUE_NSTATES;
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), INLET_EINVAL);
+	assert_int_equal(queue_purge(q, QUEUE_QUEUED, 10, NULL), INLET_EINVAL);
+	assert_int_equal(queue_schedule(q, "x", QUEUE_SLOW, "k", 0, 1), INLET_EINVAL);
+	assert_int_equal(queue_schedule(q, "bad name", QUEUE_SLOW, "k", 10, 1), INLET_EINVAL);
+
+	/* Names round-trip. */
+	for (int i = 0; i < QUEUE_NSTATES; i++) {
+		enum queue_state st;
+
+		assert_int_equal(queue_state_parse(queue_state_name(i), &st), 0);
+		assert_int_equal((int)st, i);
+	}
+	for (int i = 0; i < QUEUE_NLANES; i++) {
+		enum queue_lane ln;
+
+		assert_int_equal(queue_lane_parse(queue_lane_name(i), &ln), 0);
+		assert_int_equal((int)ln, i);
+	}
+	{
+		enum queue_lane ln;
+
+		assert_int_equal(queue_lane_parse("medium", &ln), INLET_EINVAL);
+		assert_null(queue_state_name(-1));
+	}
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- idempotency ------------------------------------------------------------ */
+
+static void t_idempotency(void **state)
+{
+	struct fake f = { .now = 1000 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_spec batch[3] = { 0 };
+	struct queue_job j;
+	int64_t id, again, other, ids[3], purged, fresh;
+
+	(void)state;
+	id = add(q, QUEUE_FAST, "webhook.deliver", "sub-1:hook-1", 0, 0);
+	again = add(q, QUEUE_FAST, "webhook.deliver", "sub-1:hook-1", 0, 0);
+	assert_int_equal(again, id);
+	assert_int_equal(count(q, -1, -1, NULL), 1);
+	/* Unique per kind: another kind may use the same key. */
+	other = add(q, QUEUE_FAST, "email.notify", "sub-1:hook-1", 0, 0);
+	assert_true(other != id);
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	assert_string_equal(j.idempotency_key, "sub-1:hook-1");
+
+	/* Whatever the job's state: a finished job still holds its key. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 1000, a, &j), 0);
+	assert_int_equal(queue_complete(q, j.id, "w"), 0);
+	assert_int_equal(add(q, QUEUE_FAST, "webhook.deliver", "sub-1:hook-1", 0, 0), id);
+
+	/* In one batch: a repeat inside the batch and one from before. */
+	for (int i = 0; i < 3; i++) {
+		batch[i].lane = QUEUE_SLOW;
+		batch[i].kind = "webhook.deliver";
+	}
+	batch[0].idempotency_key = "b";
+	batch[1].idempotency_key = "b";
+	batch[2].idempotency_key = "sub-1:hook-1";
+	assert_int_equal(queue_enqueue_batch(q, batch, 3, ids), 0);
+	assert_int_equal(ids[0], ids[1]);
+	assert_int_equal(ids[2], id);
+	assert_int_equal(count(q, -1, -1, NULL), 3);
+
+	/* A bad spec anywhere adds nothing at all. */
+	batch[0].idempotency_key = "c";
+	batch[2].kind = "";
+	assert_int_equal(queue_enqueue_batch(q, batch, 3, ids), INLET_EINVAL);
+	assert_int_equal(count(q, -1, -1, NULL), 3);
+
+	/* Purged, the key is free; ids are never reused. */
+	f.now = 5000;
+	assert_int_equal(queue_purge(q, QUEUE_DONE, 4000, &purged), 0);
+	assert_int_equal(purged, 1);
+	assert_int_equal(queue_get(q, id, a, &j), INLET_ENOTFOUND);
+	fresh = add(q, QUEUE_FAST, "webhook.deliver", "sub-1:hook-1", 0, 0);
+	assert_true(fresh > ids[0] && fresh > other);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- leases ------------------------------------------------------------------ */
+
+static void t_lease_expiry(void **state)
+{
+	struct fake f = { .now = 0 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	int64_t id, ms;
+	int runs = 0;
+
+	(void)state;
+	id = add(q, QUEUE_FAST, "webhook.deliver", NULL, 0, 5);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w1", 1000, 0, a, &j), 0);
+	runs++;
+	/* w1 dies. Until its lease ends nobody else gets the job. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 1000, 999, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_FAST, &ms), 0);
+	assert_int_equal(ms, 1000);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 1000, 1000, a, &j), 0);
+	runs++;
+	assert_int_equal(j.id, id);
+	assert_int_equal(j.attempts, 2);
+	assert_string_equal(j.worker, "w2");
+	assert_int_equal(j.lease_until_ms, 2000);
+	/* w1 was only slow: its late reports are dropped, w2 decides. */
+	assert_int_equal(queue_complete(q, id, "w1"), INLET_EBUSY);
+	assert_int_equal(queue_fail(q, id, "w1", "late", 1500), INLET_EBUSY);
+	assert_int_equal(queue_extend(q, id, "w1", 1000), INLET_EBUSY);
+	/* Long job: w2 extends its lease, so w3 must wait. */
+	f.now = 1900;
+	assert_int_equal(queue_extend(q, id, "w2", 5000), 0);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w3", 1000, 2000, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w3", 1000, 6899, a, &j), INLET_ENOTFOUND);
+	/* A holder whose lease ran out but whom nobody replaced still counts. */
+	f.now = 7000;
+	assert_int_equal(queue_complete(q, id, "w2"), 0);
+	assert_int_equal(state_of(q, id), QUEUE_DONE);
+	/* At least once: the job ran twice, and finished once. */
+	assert_int_equal(runs, 2);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w3", 1000, 100000, a, &j), INLET_ENOTFOUND);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* A job that kills its worker on every attempt ends dead, not in a loop. */
+static void t_lease_poison(void **state)
+{
+	struct fake f = { .now = 0 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	int64_t id, other;
+
+	(void)state;
+	id = add(q, QUEUE_FAST, "poison", NULL, 0, 2);
+	other = add(q, QUEUE_FAST, "fine", NULL, 10, 0);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w1", 100, 0, a, &j), 0);
+	assert_int_equal(j.id, id);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 100, 100, a, &j), 0);
+	assert_int_equal(j.id, id);
+	assert_int_equal(j.attempts, 2);
+	/* The second lease runs out too: the next claim buries it and moves on. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w3", 100, 200, a, &j), 0);
+	assert_int_equal(j.id, other);
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_DEAD);
+	assert_string_equal(j.last_error, "lease expired on the last attempt");
+	/* Burying commits even when nothing is left to claim. */
+	assert_int_equal(queue_complete(q, other, "w3"), 0);
+	id = add(q, QUEUE_SLOW, "poison", NULL, 0, 1);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "w1", 100, 300, a, &j), 0);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "w2", 100, 400, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(state_of(q, id), QUEUE_DEAD);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- retries and backoff ---------------------------------------------------- */
+
+static void t_backoff_math(void **state)
+{
+	(void)state;
+	assert_int_equal(queue_backoff_ceiling_ms(0), 1000);
+	assert_int_equal(queue_backoff_ceiling_ms(1), 1000);
+	assert_int_equal(queue_backoff_ceiling_ms(2), 2000);
+	assert_int_equal(queue_backoff_ceiling_ms(3), 4000);
+	assert_int_equal(queue_backoff_ceiling_ms(12), 2048000);
+	assert_int_equal(queue_backoff_ceiling_ms(13), 3600000);
+	assert_int_equal(queue_backoff_ceiling_ms(1000), 3600000);
+	assert_int_equal(queue_backoff_ceiling_ms(INT32_MAX), 3600000);
+	assert_int_equal(queue_backoff_ms(1, 0), 0);
+	assert_int_equal(queue_backoff_ms(1, 1000), 1000);
+	assert_int_equal(queue_backoff_ms(1, 1001), 0);
+	assert_int_equal(queue_backoff_ms(3, 4000), 4000);
+	assert_int_equal(queue_backoff_ms(20, 3600000), 3600000);
+	for (int n = 1; n < 40; n++) {
+		int64_t c = queue_backoff_ceiling_ms(n);
+
+		assert_true(queue_backoff_ms(n, UINT64_MAX) <= c);
+		assert_true(queue_backoff_ms(n, (uint64_t)(c + 1) * 7 + 5) == 5);
+	}
+}
+
+static void t_retry_backoff_dead(void **state)
+{
+	struct fake f = { .now = 0, .random = 1, .state = 0x9e3779b97f4a7c15ull };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	char err[3000];
+	int64_t id, now = 1000000;
+
+	(void)state;
+	id = add(q, QUEUE_FAST, "webhook.deliver", NULL, 0, 8);
+	for (int attempt = 1; attempt <= 8; attempt++) {
+		int64_t c = queue_backoff_ceiling_ms(attempt);
+		int rang = f.rang[QUEUE_FAST];
+
+		assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 60000, now, a, &j), 0);
+		assert_int_equal(j.id, id);
+		assert_int_equal(j.attempts, attempt);
+		snprintf(err, sizeof(err), "HTTP 500 on attempt %d", attempt);
+		assert_int_equal(queue_fail(q, id, "w", err, now), 0);
+		assert_int_equal(queue_get(q, id, a, &j), 0);
+		assert_string_equal(j.last_error, err);
+		if (attempt == 8) {
+			/* The last attempt failed: dead, nothing more to claim. */
+			assert_int_equal(j.state, QUEUE_DEAD);
+			assert_int_equal(f.rang[QUEUE_FAST], rang);
+			break;
+		}
+		assert_int_equal(j.state, QUEUE_QUEUED);
+		assert_int_equal(f.rang[QUEUE_FAST], rang + 1);
+		/* Full jitter: anywhere in [now, now + ceiling]. */
+		assert_true(j.run_at_ms >= now);
+		assert_true(j.run_at_ms <= now + c);
+		if (j.run_at_ms > now)
+			assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 60000, j.run_at_ms - 1, a, &j),
+					 INLET_ENOTFOUND);
+		assert_int_equal(queue_get(q, id, a, &j), 0);
+		now = j.run_at_ms;
+	}
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 60000, now + 10000000, a, &j), INLET_ENOTFOUND);
+
+	/* Exact, with fixed dice: ceiling 1000 → dice 777 is 777 ms; at the
+	 * fourth attempt (ceiling 8000) dice 8000 + 8001 * 3 is 8000 ms. */
+	f.random = 0;
+	id = add(q, QUEUE_SLOW, "export.run", NULL, 0, 0);
+	f.dice = 777;
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "s", 60000, 0, a, &j), 0);
+	assert_int_equal(queue_fail(q, id, "s", NULL, 50), 0);
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	assert_int_equal(j.run_at_ms, 50 + 777);
+	assert_null(j.last_error);
+	for (int attempt = 2; attempt <= 3; attempt++) {
+		assert_int_equal(queue_claim(q, QUEUE_SLOW, "s", 60000, j.run_at_ms, a, &j), 0);
+		assert_int_equal(queue_fail(q, id, "s", "x", j.run_at_ms), 0);
+		assert_int_equal(queue_get(q, id, a, &j), 0);
+	}
+	f.dice = 8000 + 8001ull * 3;
+	{
+		int64_t t = j.run_at_ms;
+
+		assert_int_equal(queue_claim(q, QUEUE_SLOW, "s", 60000, t, a, &j), 0);
+		assert_int_equal(j.attempts, 4);
+		assert_int_equal(queue_fail(q, id, "s", "x", t), 0);
+		assert_int_equal(queue_get(q, id, a, &j), 0);
+		assert_int_equal(j.run_at_ms, t + 8000);
+	}
+
+	/* A long error is cut at the cap, never inside a UTF-8 sequence. */
+	id = add(q, QUEUE_SLOW, "email.notify", NULL, 0, 0);
+	memset(err, 0, sizeof(err));
+	for (size_t i = 0; i + 3 < sizeof(err); i += 3)
+		memcpy(err + i, "\xe2\x82\xac", 3); /* € */
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "s", 60000, 1, a, &j), 0);
+	assert_int_equal(j.id, id);
+	assert_int_equal(queue_fail(q, id, "s", err, 1), 0);
+	assert_int_equal(queue_get(q, id, a, &j), 0);
+	assert_true(strlen(j.last_error) <= QUEUE_ERROR_MAX);
+	assert_true(strlen(j.last_error) > QUEUE_ERROR_MAX - 3);
+	assert_int_equal(strlen(j.last_error) % 3, 0);
+	assert_memory_equal(j.last_error, err, strlen(j.last_error));
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- operator actions --------------------------------------------------------- */
+
+static void t_retry_cancel(void **state)
+{
+	struct fake f = { .now = 100 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	int64_t dead, queued, running, done;
+
+	(void)state;
+	dead = add(q, QUEUE_FAST, "a", NULL, 0, 1);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 100, a, &j), 0);
+	assert_int_equal(queue_fail(q, dead, "w", "boom", 100), 0);
+	assert_int_equal(state_of(q, dead), QUEUE_DEAD);
+
+	/* Dead → queued now, attempts reset. */
+	f.now = 200;
+	assert_int_equal(queue_retry(q, dead), 0);
+	assert_int_equal(f.rang[QUEUE_FAST], 2);
+	assert_int_equal(queue_get(q, dead, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_QUEUED);
+	assert_int_equal(j.attempts, 0);
+	assert_int_equal(j.run_at_ms, 200);
+	assert_string_equal(j.last_error, "boom"); /* kept until the next failure */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 200, a, &j), 0);
+	assert_int_equal(j.id, dead);
+	assert_int_equal(j.attempts, 1);
+	assert_int_equal(queue_complete(q, dead, "w"), 0);
+	done = dead;
+
+	/* Cancel a queued job: never claimed; retry brings it back. */
+	queued = add(q, QUEUE_FAST, "b", NULL, 0, 0);
+	assert_int_equal(queue_cancel(q, queued), 0);
+	assert_int_equal(state_of(q, queued), QUEUE_CANCELLED);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 10000, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_retry(q, queued), 0);
+	assert_int_equal(state_of(q, queued), QUEUE_QUEUED);
+
+	/* Cancel a running job: the worker's report is refused. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 300, a, &j), 0);
+	running = j.id;
+	assert_int_equal(running, queued);
+	assert_int_equal(queue_cancel(q, running), 0);
+	assert_int_equal(queue_complete(q, running, "w"), INLET_EBUSY);
+	assert_int_equal(queue_fail(q, running, "w", "x", 300), INLET_EBUSY);
+	assert_int_equal(state_of(q, running), QUEUE_CANCELLED);
+	/* Nor does its old lease bring it back. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 100000, a, &j), INLET_ENOTFOUND);
+
+	/* A queued job waiting out a backoff: retry makes it due now. */
+	queued = add(q, QUEUE_SLOW, "c", NULL, 0, 0);
+	f.dice = 999;
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "s", 1000, 400, a, &j), 0);
+	assert_int_equal(queue_fail(q, queued, "s", "x", 400), 0);
+	assert_int_equal(queue_get(q, queued, a, &j), 0);
+	assert_int_equal(j.run_at_ms, 1399);
+	f.now = 500;
+	assert_int_equal(queue_retry(q, queued), 0);
+	assert_int_equal(queue_get(q, queued, a, &j), 0);
+	assert_int_equal(j.run_at_ms, 500);
+	assert_int_equal(j.attempts, 1);
+
+	/* States that allow neither. */
+	assert_int_equal(queue_retry(q, done), INLET_EBUSY);
+	assert_int_equal(queue_cancel(q, done), INLET_EBUSY);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "s", 1000, 500, a, &j), 0);
+	assert_int_equal(queue_retry(q, queued), INLET_EBUSY); /* running */
+	assert_int_equal(queue_retry(q, 424242), INLET_ENOTFOUND);
+	assert_int_equal(queue_cancel(q, 424242), INLET_ENOTFOUND);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- listing ------------------------------------------------------------------ */
+
+static void t_list_paging(void **state)
+{
+	struct fake f = { .now = 1 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(1 << 16);
+	static const char *const kinds[] = { "webhook.deliver", "email.notify", "export.run" };
+	struct queue_filter flt = { -1, -1, NULL, 0, 7 };
+	struct queue_job *jobs, j;
+	int64_t ids[25], last = INT64_MAX;
+	size_t n, seen = 0;
+
+	(void)state;
+	for (int i = 0; i < 25; i++)
+		ids[i] = add(q, i % 2 ? QUEUE_SLOW : QUEUE_FAST, kinds[i % 3], NULL, 0, 0);
+	/* Finish the first four fast jobs. */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(queue_claim(q, QUEUE_FAST, "w", 1000, 1, a, &j), 0);
+		assert_int_equal(queue_complete(q, j.id, "w"), 0);
+	}
+
+	/* Every job once, newest first, seven to a page. */
+	for (;;) {
+		assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			assert_true(jobs[i].id < last);
+			assert_null(jobs[i].payload);
+			assert_int_equal(jobs[i].payload_len, strlen(jobs[i].kind));
+			last = jobs[i].id;
+			assert_int_equal(last, ids[24 - seen]);
+			seen++;
+		}
+		if (n < flt.limit)
+			break;
+		flt.before_id = jobs[n - 1].id;
+	}
+	assert_int_equal(seen, 25);
+
+	/* Filters, alone and together. */
+	assert_int_equal(count(q, -1, QUEUE_FAST, NULL), 13);
+	assert_int_equal(count(q, -1, QUEUE_SLOW, NULL), 12);
+	assert_int_equal(count(q, -1, -1, "email.notify"), 8);
+	assert_int_equal(count(q, QUEUE_DONE, -1, NULL), 4);
+	assert_int_equal(count(q, QUEUE_QUEUED, -1, NULL), 21);
+	assert_int_equal(count(q, QUEUE_QUEUED, QUEUE_FAST, NULL), 9);
+	/* Fast jobs are the even ones: kinds cycle 0,2,1,0,2,1...; the done
+	 * ones are 0,2,4,6 → webhook, export, email, webhook. */
+	assert_int_equal(count(q, QUEUE_DONE, QUEUE_FAST, "webhook.deliver"), 2);
+	assert_int_equal(count(q, QUEUE_DONE, QUEUE_SLOW, NULL), 0);
+	assert_int_equal(count(q, -1, QUEUE_SLOW, "nothing"), 0);
+
+	/* A page by state, from a cursor. */
+	flt.state = QUEUE_QUEUED;
+	flt.lane = -1;
+	flt.before_id = ids[10];
+	flt.limit = 0; /* default */
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_int_equal(n, 6); /* ids[0..9] minus the four done */
+	assert_int_equal(jobs[0].id, ids[9]);
+	assert_int_equal(jobs[n - 1].id, ids[1]);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+static void t_next_due_and_purge(void **state)
+{
+	struct fake f = { .now = 0 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	int64_t ms, n, a1, a2;
+
+	(void)state;
+	assert_int_equal(queue_next_due_ms(q, QUEUE_SLOW, &ms), INLET_ENOTFOUND);
+	a1 = add(q, QUEUE_SLOW, "x", NULL, 5000, 0);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_SLOW, &ms), 0);
+	assert_int_equal(ms, 5000);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "w", 100, 5000, a, &j), 0);
+	/* Running: the lease end is when it could come back. */
+	assert_int_equal(queue_next_due_ms(q, QUEUE_SLOW, &ms), 0);
+	assert_int_equal(ms, 5100);
+	a2 = add(q, QUEUE_SLOW, "x", NULL, 3000, 0);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_SLOW, &ms), 0);
+	assert_int_equal(ms, 3000);
+	assert_int_equal(queue_next_due_ms(q, QUEUE_FAST, &ms), INLET_ENOTFOUND);
+
+	/* Purge takes only the state asked, and only old rows. */
+	f.now = 6000;
+	assert_int_equal(queue_complete(q, a1, "w"), 0);
+	assert_int_equal(queue_cancel(q, a2), 0);
+	for (int i = 0; i < 1200; i++) {
+		int64_t id = add(q, QUEUE_FAST, "bulk", NULL, 0, 0);
+
+		assert_int_equal(queue_cancel(q, id), 0);
+	}
+	assert_int_equal(queue_purge(q, QUEUE_DONE, 6000, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(queue_purge(q, QUEUE_DEAD, 7000, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(queue_purge(q, QUEUE_CANCELLED, 7000, &n), 0);
+	assert_int_equal(n, 1201);
+	assert_int_equal(queue_purge(q, QUEUE_DONE, 6001, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(count(q, -1, -1, NULL), 0);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- the scheduler ---------------------------------------------------------- */
+
+static void t_scheduler(void **state)
+{
+	struct fake f = { .now = 0 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(1 << 15);
+	struct queue_filter flt = { -1, -1, "retention.run", 0, 10 };
+	struct queue_job *jobs;
+	size_t n;
+
+	(void)state;
+	/* Registering in slot [5000, 6000) enqueues that slot's job now. */
+	assert_int_equal(queue_schedule(q, "retention", QUEUE_SLOW, "retention.run", 1000, 5300), 0);
+	assert_int_equal(f.rang[QUEUE_SLOW], 1);
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(jobs[0].idempotency_key, "retention:5000");
+	assert_int_equal(jobs[0].lane, QUEUE_SLOW);
+	assert_int_equal(jobs[0].payload_len, 0);
+
+	/* Ticked many times within the slot: still one job. */
+	for (int64_t t = 5300; t < 6000; t += 7)
+		assert_int_equal(queue_tick(q, t), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 1);
+	assert_int_equal(f.rang[QUEUE_SLOW], 1);
+	/* The next slot gives the next job. */
+	assert_int_equal(queue_tick(q, 6000), 0);
+	assert_int_equal(queue_tick(q, 6001), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 2);
+	/* Slots missed while nothing ticked give one job, not a burst. */
+	assert_int_equal(queue_tick(q, 9500), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 3);
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_string_equal(jobs[0].idempotency_key, "retention:9000");
+
+	/* A restart registers the same schedule again: nothing new. */
+	queue_close(q);
+	q = open_fake(&f);
+	assert_int_equal(queue_schedule(q, "retention", QUEUE_SLOW, "retention.run", 1000, 9600), 0);
+	assert_int_equal(queue_tick(q, 9900), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 3);
+
+	/* A second schedule in the other lane, with its own slots. */
+	assert_int_equal(queue_schedule(q, "live", QUEUE_FAST, "live.flush", 300, 9950), 0);
+	assert_int_equal(count(q, -1, QUEUE_FAST, "live.flush"), 1);
+	assert_int_equal(queue_tick(q, 10000), 0); /* retention's slot turns */
+	assert_int_equal(count(q, -1, -1, "live.flush"), 1);
+	assert_int_equal(queue_tick(q, 10200), 0); /* and then live's */
+	assert_int_equal(count(q, -1, -1, "retention.run"), 4);
+	assert_int_equal(count(q, -1, -1, "live.flush"), 2);
+
+	/* A new period starts over from the current slot. */
+	assert_int_equal(queue_schedule(q, "retention", QUEUE_SLOW, "retention.run", 700, 10300), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 5);
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_string_equal(jobs[0].idempotency_key, "retention:9800");
+
+	/* Gone: no more jobs. */
+	assert_int_equal(queue_unschedule(q, "retention"), 0);
+	assert_int_equal(queue_unschedule(q, "retention"), INLET_ENOTFOUND);
+	assert_int_equal(queue_tick(q, 50000), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 5);
+	assert_int_equal(count(q, -1, -1, "live.flush"), 3);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* ---- concurrency -------------------------------------------------------------- */
+
+#define CLAIMERS 8
+#define NJOBS 10000
+
+struct claimer {
+	struct queue *q;
+	int64_t first;      /* the id of job 0 */
+	atomic_int *claims; /* per job */
+	int index;
+	int claimed, errors;
+};
+
+static void *claim_loop(void *arg)
+{
+	struct claimer *c = arg;
+	char worker[32];
+
+	snprintf(worker, sizeof(worker), "thread-%d", c->index);
+	for (;;) {
+		struct arena *a = arena_create(1024);
+		struct queue_job j;
+		int rc = queue_claim(c->q, QUEUE_FAST, worker, 600000, 1000, a, &j);
+
+		if (rc == 0) {
+			if (j.id >= c->first && j.id < c->first + NJOBS)
+				atomic_fetch_add(&c->claims[j.id - c->first], 1);
+			else
+				c->errors++;
+			c->claimed++;
+			if (queue_complete(c->q, j.id, worker) != 0)
+				c->errors++;
+		}
+		arena_destroy(a);
+		if (rc == INLET_ENOTFOUND)
+			break;
+		if (rc != 0) {
+			c->errors++;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Eight threads, half of them through a second handle (a second
+ * connection, as another process would have): each job claimed once. */
+static void t_concurrent_claims(void **state)
+{
+	struct fake f = { .now = 1000 };
+	struct queue *q = open_fake(&f), *q2 = open_fake(&f);
+	static atomic_int claims[NJOBS];
+	struct queue_spec *specs = calloc(500, sizeof(*specs));
+	int64_t *ids = calloc(NJOBS, sizeof(*ids));
+	struct claimer c[CLAIMERS];
+	pthread_t th[CLAIMERS];
+	int total = 0;
+
+	(void)state;
+	assert_non_null(specs);
+	assert_non_null(ids);
+	for (int i = 0; i < 500; i++) {
+		specs[i].lane = QUEUE_FAST;
+		specs[i].kind = "bulk";
+		specs[i].payload = &specs[i];
+		specs[i].len = sizeof(specs[i]);
+	}
+	for (int b = 0; b < NJOBS / 500; b++)
+		assert_int_equal(queue_enqueue_batch(q, specs, 500, ids + b * 500), 0);
+	for (int i = 1; i < NJOBS; i++)
+		assert_int_equal(ids[i], ids[0] + i);
+	for (int i = 0; i < NJOBS; i++)
+		atomic_init(&claims[i], 0);
+
+	for (int i = 0; i < CLAIMERS; i++) {
+		c[i] = (struct claimer){ i % 2 ? q2 : q, ids[0], claims, i, 0, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, claim_loop, &c[i]), 0);
+	}
+	for (int i = 0; i < CLAIMERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].errors, 0);
+		total += c[i].claimed;
+	}
+	assert_int_equal(total, NJOBS);
+	for (int i = 0; i < NJOBS; i++)
+		assert_int_equal(atomic_load(&claims[i]), 1);
+	assert_int_equal(count(q, QUEUE_DONE, QUEUE_FAST, "bulk"), NJOBS);
+	assert_int_equal(count(q, QUEUE_QUEUED, -1, NULL), 0);
+	queue_close(q2);
+	queue_close(q);
+	free(specs);
+	free(ids);
+}
+
+/* ---- crashes ------------------------------------------------------------------- */
+
+static void t_close_without_complete(void **state)
+{
+	struct fake f = { .now = 1000 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	int64_t id;
+
+	(void)state;
+	id = add(q, QUEUE_FAST, "webhook.deliver", "sub-9", 0, 0);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w1", 30000, 1000, a, &j), 0);
+	queue_close(q);
+
+	/* The process comes back before the lease ends, then after. */
+	q = open_fake(&f);
+	assert_int_equal(state_of(q, id), QUEUE_RUNNING);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 30999, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 31000, a, &j), 0);
+	assert_int_equal(j.id, id);
+	assert_int_equal(j.attempts, 2);
+	assert_memory_equal(j.payload, "webhook.deliver", j.payload_len);
+	assert_int_equal(queue_complete(q, id, "w2"), 0);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+/* A child process claims and dies without closing anything (as kill -9
+ * would leave it); the parent, reopening the file, gets the job back. */
+static void t_process_dies(void **state)
+{
+	struct fake f = { .now = 1000 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_job j;
+	int64_t id, other;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	id = add(q, QUEUE_SLOW, "export.run", NULL, 0, 0);
+	other = add(q, QUEUE_SLOW, "export.run", NULL, 0, 0);
+	queue_close(q);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct queue *cq = NULL;
+		struct arena *ca = arena_create(1024);
+		struct queue_job cj;
+
+		if (queue_open(&cq, path) != 0 ||
+		    queue_claim(cq, QUEUE_SLOW, "child", 5000, 1000, ca, &cj) != 0 || cj.id != id)
+			_exit(1);
+		_exit(0); /* no complete, no close */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	q = open_fake(&f);
+	/* Its lease still runs: the other job comes first. */
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "parent", 5000, 2000, a, &j), 0);
+	assert_int_equal(j.id, other);
+	assert_int_equal(queue_complete(q, other, "parent"), 0);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "parent", 5000, 5999, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_claim(q, QUEUE_SLOW, "parent", 5000, 6000, a, &j), 0);
+	assert_int_equal(j.id, id);
+	assert_int_equal(j.attempts, 2);
+	assert_int_equal(queue_complete(q, id, "parent"), 0);
+	assert_int_equal(queue_complete(q, id, "child"), INLET_EBUSY);
+	queue_close(q);
+	arena_destroy(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(t_enqueue_claim_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_idempotency, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_lease_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_lease_poison, setup, teardown),
+		cmocka_unit_test(t_backoff_math),
+		cmocka_unit_test_setup_teardown(t_retry_backoff_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_retry_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_list_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_next_due_and_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_scheduler, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_concurrent_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_close_without_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_process_dies, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
