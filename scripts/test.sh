@@ -26,8 +26,9 @@ if [[ " $suites " == *" unit "* ]]; then
 		[ -x "$t" ] || continue
 		out=$("$t" 2>&1)
 		rc=$?
-		p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -n1)
-		f=$(grep -oE '\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -n1)
+		# A binary may run several cmocka groups: add up every group's line.
+		p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | awk '{s+=$1} END{print s+0}')
+		f=$(grep -oE '\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | awk '{s+=$1} END{print s+0}')
 		p=${p:-0}
 		f=${f:-0}
 		# A crash or sanitizer abort counts as a failure even if cmocka said nothing.
