@@ -10,7 +10,6 @@
 
 #include "ingest/form.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "core/metrics.h"
 #include "endpoint/cache.h"
 #include "http/http.h"
+#include "ingest/fields.h"
 #include "ingest/header.h"
 #include "ingest/kv.h"
 #include "ingest/multipart.h"
@@ -416,280 +416,7 @@ int form_body(struct http_req *r, const char *data, size_t len)
 	return 0;
 }
 
-/* ---- fields -------------------------------------------------------------- */
-
-static const char *const specials[] = { "_next", "_subject", "_replyto", "_cc", "_format", "_gotcha" };
-
-static int is_special(const char *name)
-{
-	for (size_t i = 0; i < sizeof(specials) / sizeof(*specials); i++)
-		if (strcmp(name, specials[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Ordered fields from pairs, written straight to JSON: a repeated name
- * becomes an array in the place of its first occurrence. Special fields
- * are left out (they go to meta). Returns the number of fields written. */
-static size_t write_kv_fields(struct jsonw *w, struct arena *a, const struct kv_list *kv)
-{
-	size_t n = kv->n, nslots = 16, written = 0;
-	int32_t *next, *last, *slot;
-	uint8_t *later;
-
-	while (nslots < 2 * n)
-		nslots *= 2;
-	next = arena_alloc(a, (n ? n : 1) * sizeof(*next));
-	last = arena_alloc(a, (n ? n : 1) * sizeof(*last));
-	later = arena_zalloc(a, n ? n : 1);
-	slot = arena_alloc(a, nslots * sizeof(*slot));
-	memset(slot, 0xff, nslots * sizeof(*slot));
-	for (size_t i = 0; i < n; i++) {
-		const struct kv *p = &kv->items[i];
-		uint32_t h = 2166136261u;
-		size_t k;
-
-		next[i] = -1;
-		last[i] = (int32_t)i;
-		if (is_special(p->name)) {
-			later[i] = 1;
-			continue;
-		}
-		for (size_t c = 0; c < p->name_len; c++)
-			h = (h ^ (unsigned char)p->name[c]) * 16777619u;
-		for (k = h & (nslots - 1); slot[k] >= 0; k = (k + 1) & (nslots - 1)) {
-			const struct kv *q = &kv->items[slot[k]];
-
-			if (q->name_len == p->name_len && memcmp(q->name, p->name, p->name_len) == 0)
-				break;
-		}
-		if (slot[k] < 0) {
-			slot[k] = (int32_t)i;
-		} else {
-			int32_t first = slot[k];
-
-			next[last[first]] = (int32_t)i;
-			last[first] = (int32_t)i;
-			later[i] = 1;
-		}
-	}
-	jsonw_open(w, '{');
-	for (size_t i = 0; i < n; i++) {
-		const struct kv *p = &kv->items[i];
-
-		if (later[i])
-			continue;
-		jsonw_key(w, p->name, p->name_len);
-		if (next[i] < 0) {
-			jsonw_str(w, p->value, p->value_len);
-		} else {
-			jsonw_open(w, '[');
-			for (int32_t j = (int32_t)i; j >= 0; j = next[j]) {
-				jsonw_sep(w);
-				jsonw_str(w, kv->items[j].value, kv->items[j].value_len);
-			}
-			jsonw_close(w, ']');
-		}
-		written++;
-	}
-	jsonw_close(w, '}');
-	return written;
-}
-
-/* The first value of a named field, from a form body's pairs or a JSON
- * body's object (whichever the post had). */
-struct field_value {
-	int present;
-	json_object *json;   /* JSON bodies */
-	const char *str;     /* form bodies: NUL-terminated */
-	size_t len;
-};
-
-static struct field_value field_first(struct form *f, json_object *fields, const char *name)
-{
-	struct field_value v = { 0 };
-
-	if (fields) {
-		json_object *o;
-
-		if (json_object_object_get_ex(fields, name, &o)) {
-			v.present = 1;
-			v.json = o;
-		}
-	} else {
-		const struct kv *p = kv_get(&f->kv, name);
-
-		if (p) {
-			v.present = 1;
-			v.str = p->value;
-			v.len = p->value_len;
-		}
-	}
-	return v;
-}
-
-static int fields_from_json(struct form *f, json_object *fields, json_object *special)
-{
-	struct json_tokener *tok = json_tokener_new_ex(32);
-	json_object *root;
-	size_t n = 0;
-	int rc = 0;
-
-	root = json_tokener_parse_ex(tok, f->body.data ? f->body.data : "", (int)f->body.len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != f->body.len) {
-		/* Trailing white space after the value is fine. */
-		size_t end = json_tokener_get_parse_end(tok);
-
-		while (root && end < f->body.len && strchr(" \t\r\n", f->body.data[end]))
-			end++;
-		if (!root || end != f->body.len) {
-			fail(f, 400, "INVALID", NULL, "The JSON body is not valid JSON.");
-			rc = INLET_EINVAL;
-			goto out;
-		}
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		fail(f, 400, "INVALID", NULL, "The JSON body must be an object.");
-		rc = INLET_EINVAL;
-		goto out;
-	}
-	json_object_object_foreach(root, k, v) {
-		if (++n > f->lim.max_fields || strlen(k) > f->lim.max_name_len) {
-			fail(f, 413, n > f->lim.max_fields ? "TOO_MANY_FIELDS" : "BODY_TOO_BIG", NULL,
-			     "The form has too many or too long fields.");
-			rc = INLET_ETOOMANY;
-			goto out;
-		}
-		json_object_object_add(is_special(k) ? special : fields, k, v ? json_object_get(v) : NULL);
-	}
-out:
-	json_object_put(root);
-	json_tokener_free(tok);
-	return rc;
-}
-
-static const char *str_of(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return NULL;
-	if (json_object_is_type(v, json_type_array))
-		v = json_object_array_length(v) ? json_object_array_get_idx(v, 0) : NULL;
-	if (!v || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* A special field's (or a plain field's) first string value, whichever
- * body the post had; NULL when absent or not a string. */
-static const char *value_str(struct form *f, json_object *obj, const char *name)
-{
-	if (f->media == MEDIA_JSON)
-		return str_of(obj, name);
-	const struct kv *p = kv_get(&f->kv, name);
-
-	return p ? p->value : NULL;
-}
-
-static int valid_email(const char *s)
-{
-	const char *at = strchr(s, '@');
-	size_t n = strlen(s);
-
-	if (!at || at == s || strchr(at + 1, '@') || n > 254 || strpbrk(s, " \t\r\n<>,;\"") )
-		return 0;
-	const char *dot = strrchr(at + 1, '.');
-
-	return dot && dot > at + 1 && dot[1] != '\0';
-}
-
-static int valid_number_str(const char *s);
-
-static int valid_number(json_object *v)
-{
-	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
-		return 1;
-	if (!json_object_is_type(v, json_type_string))
-		return 0;
-	return valid_number_str(json_object_get_string(v));
-}
-
-static int is_empty(json_object *v)
-{
-	if (!v || json_object_is_type(v, json_type_null))
-		return 1;
-	if (json_object_is_type(v, json_type_string))
-		return json_object_get_string_len(v) == 0;
-	if (json_object_is_type(v, json_type_array))
-		return json_object_array_length(v) == 0;
-	return 0;
-}
-
-static int valid_number_str(const char *s)
-{
-	char *end;
-	double d;
-
-	if (!*s)
-		return 0;
-	d = strtod(s, &end);
-	while (*end == ' ')
-		end++;
-	return *end == '\0' && isfinite(d);
-}
-
-/* fields: the JSON body's object, or NULL for a form body (pairs). */
-static void validate(struct form *f, json_object *fields)
-{
-	const struct settings *s = &f->ep->settings;
-
-	for (size_t i = 0; i < s->nrequired; i++) {
-		const struct required_field *rf = &s->required[i];
-		struct field_value v = field_first(f, fields, rf->name);
-		json_object *j = v.json;
-		int has_file = 0, empty, bad_email, bad_number;
-
-		for (size_t k = 0; k < f->nfiles; k++)
-			if (strcmp(f->files[k].field, rf->name) == 0)
-				has_file = 1;
-		if (!v.present && !has_file) {
-			fail(f, 422, "REQUIRED_FIELD_MISSING", rf->name,
-			     arena_printf(f->arena, "The field \"%s\" is required.", rf->name));
-			return;
-		}
-		if (has_file)
-			continue;
-		if (fields) {
-			empty = is_empty(j);
-			if (!empty && json_object_is_type(j, json_type_array))
-				j = json_object_array_get_idx(j, 0);
-			bad_email = !empty && (!json_object_is_type(j, json_type_string) ||
-					       !valid_email(json_object_get_string(j)));
-			bad_number = !empty && !valid_number(j);
-		} else {
-			empty = v.len == 0;
-			bad_email = !empty && !valid_email(v.str);
-			bad_number = !empty && !valid_number_str(v.str);
-		}
-		if (empty) {
-			fail(f, 422, "REQUIRED_FIELD_EMPTY", rf->name,
-			     arena_printf(f->arena, "The field \"%s\" must not be empty.", rf->name));
-			return;
-		}
-		if (rf->type == FIELD_EMAIL && bad_email) {
-			fail(f, 422, "TYPE_EMAIL", rf->name,
-			     arena_printf(f->arena, "The field \"%s\" must be an email address.", rf->name));
-			return;
-		}
-		if (rf->type == FIELD_NUMBER && bad_number) {
-			fail(f, 422, "TYPE_NUMERIC", rf->name,
-			     arena_printf(f->arena, "The field \"%s\" must be a number.", rf->name));
-			return;
-		}
-	}
-}
+/* ---- where next --------------------------------------------------------- */
 
 /* _next is honoured only towards an origin the endpoint trusts: one of its
  * allowed origins, or, when it allows any, the site the post came from.
@@ -743,6 +470,9 @@ void form_post(struct http_req *r)
 	struct form *f = http_state(r);
 	struct app *app = http_app(r);
 	json_object *fields = NULL, *special = NULL;
+	struct fields fs = { 0 };
+	struct field_error ferr;
+	const char **file_fields;
 	const char *v, *gotcha, *next;
 	struct sub_row row = { 0 };
 	struct buf rec, ok;
@@ -772,10 +502,16 @@ void form_post(struct http_req *r)
 	if (f->media == MEDIA_JSON) {
 		fields = json_object_new_object();
 		special = json_object_new_object();
-		fields_from_json(f, fields, special);
+		if (fields_parse_json(f->body.data, f->body.len, &f->lim, fields, special, &ferr))
+			fail(f, ferr.status, ferr.code, ferr.field, ferr.message);
 	}
 	if (f->fail_status)
 		goto failed;
+	file_fields = arena_alloc(f->arena, (f->nfiles ? f->nfiles : 1) * sizeof(*file_fields));
+	for (size_t i = 0; i < f->nfiles; i++)
+		file_fields[i] = f->files[i].field;
+	fs = (struct fields){ .kv = fields ? NULL : &f->kv, .json = fields, .special = special,
+			      .file_fields = file_fields, .nfile_fields = f->nfiles };
 
 	/* {"fields":{…},"files":[…],"meta":{…}}, written directly: building a
 	 * json-c tree of a form only to print it cost more than the rest of
@@ -791,15 +527,16 @@ void form_post(struct http_req *r)
 		jsonw_raw(&w, js, len);
 		nfields = (size_t)json_object_object_length(fields);
 	} else {
-		nfields = write_kv_fields(&w, f->arena, &f->kv);
+		nfields = fields_write_kv(&w, f->arena, &f->kv);
 	}
 	if (nfields == 0 && f->nfiles == 0) {
 		fail(f, 422, "EMPTY", NULL, "The submission has no fields.");
 		goto failed;
 	}
-	validate(f, fields);
-	if (f->fail_status)
+	if (fields_validate(f->arena, &f->ep->settings, &fs, &ferr)) {
+		fail(f, ferr.status, ferr.code, ferr.field, ferr.message);
 		goto failed;
+	}
 	if (!f->key && (rc = start_record(f))) {
 		fail(f, 500, "INTERNAL", NULL, "The submission could not be stored.");
 		goto failed;
@@ -828,14 +565,14 @@ void form_post(struct http_req *r)
 		meta_str(&w, "ip", http_client_ip(r));
 	else if (f->ep->settings.ip == IP_HASH && app_ip_hash(app, http_client_ip(r), iphash) == 0)
 		meta_str(&w, "ip_hash", iphash);
-	meta_str(&w, "subject", value_str(f, special, "_subject"));
-	v = value_str(f, special, "_replyto");
-	meta_str(&w, "reply_to", v ? v : value_str(f, fields, "email"));
-	meta_str(&w, "cc", value_str(f, special, "_cc"));
-	next = value_str(f, special, "_next");
+	meta_str(&w, "subject", fields_str(&fs, 1, "_subject"));
+	v = fields_str(&fs, 1, "_replyto");
+	meta_str(&w, "reply_to", v ? v : fields_str(&fs, 0, "email"));
+	meta_str(&w, "cc", fields_str(&fs, 1, "_cc"));
+	next = fields_str(&fs, 1, "_next");
 	meta_str(&w, "next", next);
-	meta_str(&w, "format", value_str(f, special, "_format"));
-	gotcha = value_str(f, special, "_gotcha");
+	meta_str(&w, "format", fields_str(&fs, 1, "_format"));
+	gotcha = fields_str(&fs, 1, "_gotcha");
 	if (gotcha && *gotcha)
 		meta_str(&w, "spam_reason", "honeypot");
 	jsonw_close(&w, '}');

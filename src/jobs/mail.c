@@ -12,11 +12,9 @@
 #include "core/enc.h"
 #include "core/err.h"
 
-#define LINE_SOFT 78          /* RFC 5322 2.1.1: lines SHOULD stay within 78 */
-#define LINE_HARD 998         /* and MUST stay within 998 */
-#define QP_LINE 76            /* RFC 2045 6.7: encoded lines, soft break included */
-#define EWORD_MAX 75          /* RFC 2047 2: one encoded-word */
-#define EWORD_BYTES 45        /* raw bytes in a 75-byte "=?UTF-8?B?…?=" (60 base64) */
+#include "jobs/mail_int.h"
+
+#define LINE_HARD 998         /* RFC 5322 2.1.1: lines MUST stay within 998 */
 #define NAME_MAX_BYTES 256    /* a field name as shown */
 #define LABEL_MAX_BYTES 200   /* endpoint name, file name, content type, date */
 #define DISPLAY_MAX_BYTES 64  /* the sender's display name */
@@ -45,159 +43,18 @@ struct plan {
 	json_object *files;       /* same */
 };
 
-/* A header writer: sticky error, and where the current line starts so
- * folding knows the column. */
-struct hw {
-	struct buf *b;
-	size_t line;  /* offset in b of the current line */
-	int rc;       /* first append error, sticky */
-};
-
-/* ---- text: UTF-8 and control characters ---- */
-
-/* One character of s[0..n): its length, the code point in *cp; an invalid
- * or truncated sequence (overlong, surrogate, past U+10FFFF) is one byte
- * read as U+FFFD. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min = 0;
-	size_t len = 0, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2, c &= 0x1F, min = 0x80;
-	else if (c >= 0xE0 && c <= 0xEF)
-		len = 3, c &= 0x0F, min = 0x800;
-	else if (c >= 0xF0 && c <= 0xF4)
-		len = 4, c &= 0x07, min = 0x10000;
-	if (len == 0 || len > n)
-		goto bad;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			goto bad;
-		c = c << 6 | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		goto bad;
-	*cp = c;
-	return len;
-bad:
-	*cp = 0xFFFD;
-	return 1;
-}
-
-static size_t utf8_put(char *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xC0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xE0 | c >> 12);
-		o[1] = (char)(0x80 | (c >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | c >> 18);
-	o[1] = (char)(0x80 | (c >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (c >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
-static int is_control(uint32_t c)
-{
-	return c < 0x20 || (c >= 0x7F && c <= 0x9F);
-}
-
-static int is_break(uint32_t c)
-{
-	return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x85 || c == 0x2028 ||
-	       c == 0x2029;
-}
-
-/* Bidirectional overrides and isolates: in a header they only serve to
- * make one name look like another. */
-static int is_bidi(uint32_t c)
-{
-	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF;
-}
-
-enum clean_mode {
-	CLEAN_LINE, /* for headers and labels: breaks, tabs and runs of spaces
-		     * become one space, other controls and bidi overrides
-		     * vanish, ends trimmed */
-	CLEAN_TEXT  /* for bodies: line breaks become "\n", tabs stay, other
-		     * controls vanish */
-};
-
-/* s[0..n) as valid UTF-8 without control characters (see the modes), in
- * the arena, at most max bytes (cut on a character); *outlen gets its
- * length when outlen is not NULL. */
-static char *clean(struct arena *a, const char *s, size_t n, enum clean_mode mode, size_t max,
-		   size_t *outlen)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t cap = n > SIZE_MAX / 3 - 1 ? SIZE_MAX / 3 - 1 : n, len = 0, i = 0, k;
-	char *out, tmp[4];
-	int space = 0;
-	uint32_t c;
-
-	if (cap * 3 < max)
-		max = cap * 3;
-	out = arena_alloc(a, max + 1);
-	while (i < n) {
-		k = utf8_next(u + i, n - i, &c);
-		if (mode == CLEAN_TEXT && c == '\r' && i + 1 < n && u[i + 1] == '\n')
-			k = 2, c = '\n';
-		i += k;
-		if (mode == CLEAN_LINE) {
-			if (c == ' ' || c == '\t' || is_break(c)) {
-				space = len > 0;
-				continue;
-			}
-			if (is_control(c) || is_bidi(c))
-				continue;
-		} else if (is_break(c)) {
-			c = '\n';
-		} else if (c != '\t' && is_control(c)) {
-			continue;
-		}
-		k = utf8_put(tmp, c);
-		if (len + (size_t)space + k > max)
-			break;
-		if (space)
-			out[len++] = ' ';
-		space = 0;
-		memcpy(out + len, tmp, k);
-		len += k;
-	}
-	out[len] = '\0';
-	if (outlen)
-		*outlen = len;
-	return out;
-}
-
 /* A JSON string member as a cleaned string, or NULL when absent or not a
  * string. The length is json-c's, so an embedded NUL is seen (and removed)
  * rather than cutting the value short. */
-static char *member_clean(struct arena *a, json_object *o, const char *key, enum clean_mode mode,
-			  size_t max)
+static char *member_clean(struct arena *a, json_object *o, const char *key,
+			  enum mail_clean_mode mode, size_t max)
 {
 	json_object *v;
 
 	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
-	return clean(a, json_object_get_string(v), (size_t)json_object_get_string_len(v), mode, max,
-		     NULL);
+	return mail_clean(a, json_object_get_string(v), (size_t)json_object_get_string_len(v), mode,
+			  max, NULL);
 }
 
 /* ---- addresses ---- */
@@ -273,212 +130,7 @@ static int in_list(const char **list, size_t n, const char *s)
 	return 0;
 }
 
-/* ---- headers ---- */
-
-static size_t hw_col(const struct hw *w)
-{
-	return w->b->len - w->line;
-}
-
-static void hw_put(struct hw *w, const char *s, size_t n)
-{
-	if (!w->rc)
-		w->rc = buf_append(w->b, s, n);
-}
-
-static void hw_puts(struct hw *w, const char *s)
-{
-	hw_put(w, s, strlen(s));
-}
-
-static void hw_fold(struct hw *w)
-{
-	hw_put(w, "\r\n", 2);
-	w->line = w->b->len;
-	hw_put(w, " ", 1);
-}
-
-static void hw_end(struct hw *w)
-{
-	hw_put(w, "\r\n", 2);
-	w->line = w->b->len;
-}
-
-/* A header whose value is built here from checked parts (dates, ids,
- * addresses, fixed words): printable ASCII by construction. */
-static void hdr_raw(struct hw *w, const char *name, const char *value)
-{
-	hw_puts(w, name);
-	hw_put(w, ": ", 2);
-	hw_puts(w, value);
-	hw_end(w);
-}
-
-/* UTF-8 text as encoded-words (RFC 2047, B), each on its own line after
- * the first, cut on characters so every word decodes alone. */
-static void put_ewords(struct hw *w, const char *s, size_t n)
-{
-	char b64[64];
-	size_t i = 0, j, k, room, max;
-	uint32_t c;
-
-	while (i < n) {
-		if (i > 0 || hw_col(w) + 20 > LINE_SOFT)
-			hw_fold(w);
-		room = LINE_SOFT - hw_col(w);
-		if (room > EWORD_MAX)
-			room = EWORD_MAX;
-		max = (room - 12) / 4 * 3;
-		if (max > EWORD_BYTES)
-			max = EWORD_BYTES;
-		for (j = i; j < n; j += k) {
-			k = utf8_next((const unsigned char *)s + j, n - j, &c);
-			if (j + k - i > max)
-				break;
-		}
-		b64_encode(b64, (const uint8_t *)s + i, j - i);
-		hw_put(w, "=?UTF-8?B?", 10);
-		hw_puts(w, b64);
-		hw_put(w, "?=", 2);
-		i = j;
-	}
-}
-
-/* 1 when cleaned text can go out as itself: printable ASCII, no "=?" a
- * reader would take for an encoded-word, and no word too long to fold. */
-static int plain_ok(const char *s, size_t n, size_t longest)
-{
-	size_t word = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < 0x20 || s[i] > 0x7E || (s[i] == '=' && i + 1 < n && s[i + 1] == '?'))
-			return 0;
-		word = s[i] == ' ' ? 0 : word + 1;
-		if (word > longest)
-			return 0;
-	}
-	return 1;
-}
-
-/* An unstructured header (Subject) from cleaned one-line text: plain words
- * folded at spaces, or encoded-words. */
-static void hdr_text(struct hw *w, const char *name, const char *s)
-{
-	size_t n = strlen(s), i = 0, j;
-
-	hw_puts(w, name);
-	hw_put(w, ": ", 2);
-	if (!plain_ok(s, n, LINE_SOFT - 1 - hw_col(w))) {
-		put_ewords(w, s, n);
-	} else {
-		while (i < n) {
-			for (j = i; j < n && s[j] != ' '; j++)
-				;
-			if (i > 0) {
-				if (hw_col(w) + 1 + (j - i) > LINE_SOFT)
-					hw_fold(w);
-				else
-					hw_put(w, " ", 1);
-			}
-			hw_put(w, s + i, j - i);
-			i = j < n ? j + 1 : j;
-		}
-	}
-	hw_end(w);
-}
-
-/* An address list, folded between addresses. */
-static void hdr_addrs(struct hw *w, const char *name, const char *const *addrs, size_t n)
-{
-	hw_puts(w, name);
-	hw_put(w, ": ", 2);
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(addrs[i]);
-
-		if (i > 0) {
-			hw_put(w, ",", 1);
-			if (hw_col(w) + 1 + len + 1 > LINE_SOFT)
-				hw_fold(w);
-			else
-				hw_put(w, " ", 1);
-		}
-		hw_put(w, addrs[i], len);
-	}
-	hw_end(w);
-}
-
-/* From: the sender's name as a quoted-string or encoded-words, then the
- * address. */
-static void hdr_mailbox(struct hw *w, const char *name, const char *display, const char *addr)
-{
-	size_t n = display ? strlen(display) : 0;
-
-	hw_puts(w, name);
-	hw_put(w, ": ", 2);
-	if (n) {
-		if (plain_ok(display, n, n)) {
-			hw_put(w, "\"", 1);
-			for (size_t i = 0; i < n; i++) {
-				if (display[i] == '"' || display[i] == '\\')
-					hw_put(w, "\\", 1);
-				hw_put(w, display + i, 1);
-			}
-			hw_put(w, "\"", 1);
-		} else {
-			put_ewords(w, display, n);
-		}
-		if (hw_col(w) + 3 + strlen(addr) > LINE_SOFT)
-			hw_fold(w);
-		else
-			hw_put(w, " ", 1);
-		hw_put(w, "<", 1);
-		hw_puts(w, addr);
-		hw_put(w, ">", 1);
-	} else {
-		hw_puts(w, addr);
-	}
-	hw_end(w);
-}
-
 /* ---- bodies ---- */
-
-/* Quoted-printable (RFC 2045 6.7) of text with "\n" line ends: CRLF hard
- * breaks, soft breaks keeping every line within 76 bytes. Encoded: "=",
- * controls, 8-bit bytes, a space or tab before a break, and at the start
- * of a line a "." (harmless, though dot-stuffing stays the sender's job)
- * or the "F" of "From " (which mbox readers would mangle). */
-static int qp_encode(struct buf *out, const char *s, size_t n)
-{
-	static const char hexd[] = "0123456789ABCDEF";
-	size_t col = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < n && !rc; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int eol = i + 1 == n || s[i + 1] == '\n', enc;
-		char e[3] = { '=', hexd[c >> 4], hexd[c & 15] };
-
-		if (c == '\n') {
-			rc = buf_append(out, "\r\n", 2);
-			col = 0;
-			continue;
-		}
-		enc = (c == ' ' || c == '\t') ? eol : (c < 33 || c > 126 || c == '=');
-		if (!enc && col + 1 > QP_LINE - 1) {
-			rc = buf_append(out, "=\r\n", 3);
-			col = 0;
-		} else if (enc && col + 3 > QP_LINE - 1) {
-			rc = buf_append(out, "=\r\n", 3);
-			col = 0;
-		}
-		if (col == 0 && (c == '.' || (c == 'F' && n - i >= 5 && memcmp(s + i, "From ", 5) == 0)))
-			enc = 1;
-		if (!rc)
-			rc = enc ? buf_append(out, e, 3) : buf_append(out, s + i, 1);
-		col += enc ? 3 : 1;
-	}
-	return rc;
-}
 
 static void html_escape(struct buf *b, const char *s, size_t n, int *rc)
 {
@@ -619,13 +271,14 @@ static int bodies(struct arena *a, const struct plan *p, struct buf *t, struct b
 		{
 			if (rc)
 				break;
-			name = clean(a, key, strlen(key), CLEAN_LINE, NAME_MAX_BYTES, NULL);
+			name = mail_clean(a, key, strlen(key), MAIL_CLEAN_LINE, NAME_MAX_BYTES,
+					  NULL);
 			if (!*name)
 				name = "(unnamed)";
 			buf_reset(&raw);
 			if ((rc = value_text(&raw, fv, 0)))
 				break;
-			val = clean(a, raw.data ? raw.data : "", raw.len, CLEAN_TEXT, SIZE_MAX, &len);
+			val = mail_clean(a, raw.data ? raw.data : "", raw.len, MAIL_CLEAN_TEXT, SIZE_MAX, &len);
 			while (len && val[len - 1] == '\n')
 				val[--len] = '\0';
 			rc = buf_printf(t, "%s: ", name);
@@ -663,10 +316,10 @@ static int bodies(struct arena *a, const struct plan *p, struct buf *t, struct b
 		json_object *f = json_object_array_get_idx(p->files, i);
 		char size[48], *ctype, *url = NULL;
 
-		name = member_clean(a, f, "name", CLEAN_LINE, LABEL_MAX_BYTES);
+		name = member_clean(a, f, "name", MAIL_CLEAN_LINE, LABEL_MAX_BYTES);
 		if (!name || !*name)
 			name = "file";
-		ctype = member_clean(a, f, "content_type", CLEAN_LINE, LABEL_MAX_BYTES);
+		ctype = member_clean(a, f, "content_type", MAIL_CLEAN_LINE, LABEL_MAX_BYTES);
 		human_size(size, sizeof(size),
 			   f && json_object_object_get_ex(f, "size", &v) && json_object_is_type(v, json_type_int)
 				   ? json_object_get_int64(v) : -1);
@@ -718,8 +371,8 @@ static int bodies(struct arena *a, const struct plan *p, struct buf *t, struct b
 /* ---- the plan ---- */
 
 /* tmpl with "{endpoint}" and "{id}" replaced, cleaned for its use. */
-static char *expand(struct arena *a, const char *tmpl, const struct plan *p, enum clean_mode mode,
-		    size_t max, size_t *outlen)
+static char *expand(struct arena *a, const char *tmpl, const struct plan *p,
+		    enum mail_clean_mode mode, size_t max, size_t *outlen)
 {
 	struct buf b;
 	char *s;
@@ -736,7 +389,7 @@ static char *expand(struct arena *a, const char *tmpl, const struct plan *p, enu
 			buf_putc(&b, *c++);
 		}
 	}
-	s = clean(a, b.data ? b.data : "", b.len, mode, max, outlen);
+	s = mail_clean(a, b.data ? b.data : "", b.len, mode, max, outlen);
 	buf_free(&b);
 	return s;
 }
@@ -758,7 +411,7 @@ static int parse_from(struct arena *a, const char *from, struct plan *p)
 			dl--;
 		if (dl >= 2 && d[0] == '"' && d[dl - 1] == '"')
 			d++, dl -= 2;
-		p->display = clean(a, d, dl, CLEAN_LINE, DISPLAY_MAX_BYTES, NULL);
+		p->display = mail_clean(a, d, dl, MAIL_CLEAN_LINE, DISPLAY_MAX_BYTES, NULL);
 		if (!*p->display)
 			p->display = NULL;
 		n -= (size_t)(open - from) + 2;
@@ -855,12 +508,12 @@ static int plan_make(struct arena *a, const struct mail_input *in, enum mail_kin
 	json_object_object_get_ex(sub, "meta", &meta);
 	json_object_object_get_ex(sub, "fields", &p->fields);
 	json_object_object_get_ex(sub, "files", &p->files);
-	p->created = member_clean(a, sub, "created_at", CLEAN_LINE, LABEL_MAX_BYTES);
+	p->created = member_clean(a, sub, "created_at", MAIL_CLEAN_LINE, LABEL_MAX_BYTES);
 	if (in->endpoint_name)
-		p->endpoint = clean(a, in->endpoint_name, strlen(in->endpoint_name), CLEAN_LINE,
-				    LABEL_MAX_BYTES, NULL);
+		p->endpoint = mail_clean(a, in->endpoint_name, strlen(in->endpoint_name),
+					 MAIL_CLEAN_LINE, LABEL_MAX_BYTES, NULL);
 	if (!p->endpoint || !*p->endpoint)
-		p->endpoint = member_clean(a, sub, "endpoint_id", CLEAN_LINE, LABEL_MAX_BYTES);
+		p->endpoint = member_clean(a, sub, "endpoint_id", MAIL_CLEAN_LINE, LABEL_MAX_BYTES);
 	if (!p->endpoint || !*p->endpoint)
 		p->endpoint = "your form";
 	v = NULL;
@@ -878,11 +531,11 @@ static int plan_make(struct arena *a, const struct mail_input *in, enum mail_kin
 		p->reply_to = NULL;
 		tmpl = in->autoresponse.subject && *in->autoresponse.subject
 			       ? in->autoresponse.subject : "Thank you for your submission";
-		p->subject = expand(a, tmpl, p, CLEAN_LINE, MAIL_SUBJECT_MAX, NULL);
+		p->subject = expand(a, tmpl, p, MAIL_CLEAN_LINE, MAIL_SUBJECT_MAX, NULL);
 		if (!*p->subject)
 			p->subject = "Thank you for your submission";
-		p->text = expand(a, in->autoresponse.text ? in->autoresponse.text : "", p, CLEAN_TEXT,
-				 SIZE_MAX, &p->textlen);
+		p->text = expand(a, in->autoresponse.text ? in->autoresponse.text : "", p,
+				 MAIL_CLEAN_TEXT, SIZE_MAX, &p->textlen);
 		if (p->textlen == 0)
 			return INLET_EINVAL;
 		return 0;
@@ -902,11 +555,11 @@ static int plan_make(struct arena *a, const struct mail_input *in, enum mail_kin
 	}
 	if (meta && json_object_object_get_ex(meta, "cc", &v))
 		add_cc(a, p, v, &cap);
-	p->subject = member_clean(a, meta, "subject", CLEAN_LINE, MAIL_SUBJECT_MAX);
+	p->subject = member_clean(a, meta, "subject", MAIL_CLEAN_LINE, MAIL_SUBJECT_MAX);
 	if (!p->subject || !*p->subject) {
 		tmpl = in->subject_template && *in->subject_template ? in->subject_template
 								     : "New submission to {endpoint}";
-		p->subject = expand(a, tmpl, p, CLEAN_LINE, MAIL_SUBJECT_MAX, NULL);
+		p->subject = expand(a, tmpl, p, MAIL_CLEAN_LINE, MAIL_SUBJECT_MAX, NULL);
 	}
 	if (!*p->subject)
 		p->subject = "New submission";
@@ -957,7 +610,7 @@ static int message_ok(const char *m, size_t n)
 	return !head && n >= 2 && m[n - 2] == '\r' && m[n - 1] == '\n';
 }
 
-static void common_headers(struct hw *w, struct arena *a, const struct mail_input *in,
+static void common_headers(struct mail_hw *w, struct arena *a, const struct mail_input *in,
 			   const struct plan *p, const char *kind)
 {
 	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
@@ -973,22 +626,24 @@ static void common_headers(struct hw *w, struct arena *a, const struct mail_inpu
 	snprintf(date, sizeof(date), "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
 		 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 		 tm.tm_sec);
-	hdr_raw(w, "Date", date);
-	hdr_mailbox(w, "From", p->display, p->from);
-	hdr_addrs(w, "To", p->rcpt, p->nto);
+	mail_hdr_raw(w, "Date", date);
+	mail_hdr_mailbox(w, "From", p->display, p->from);
+	mail_hdr_addrs(w, "To", p->rcpt, p->nto);
 	if (p->ncc)
-		hdr_addrs(w, "Cc", p->rcpt + p->nto, p->ncc);
+		mail_hdr_addrs(w, "Cc", p->rcpt + p->nto, p->ncc);
 	if (p->reply_to)
-		hdr_addrs(w, "Reply-To", &p->reply_to, 1);
-	hdr_text(w, "Subject", p->subject);
+		mail_hdr_addrs(w, "Reply-To", &p->reply_to, 1);
+	mail_hdr_text(w, "Subject", p->subject);
 	if (!in->message_id) {
 		rand_bytes(r, sizeof(r));
 		hex_encode(rnd, r, sizeof(r));
 	}
-	hdr_raw(w, "Message-ID", arena_printf(a, "<%s.%s@%s>", in->message_id ? in->message_id : rnd,
-					      kind, strchr(p->from, '@') + 1));
-	hdr_raw(w, "Auto-Submitted", strcmp(kind, "reply") == 0 ? "auto-replied" : "auto-generated");
-	hdr_raw(w, "MIME-Version", "1.0");
+	mail_hdr_raw(w, "Message-ID",
+		     arena_printf(a, "<%s.%s@%s>", in->message_id ? in->message_id : rnd, kind,
+				  strchr(p->from, '@') + 1));
+	mail_hdr_raw(w, "Auto-Submitted",
+		     strcmp(kind, "reply") == 0 ? "auto-replied" : "auto-generated");
+	mail_hdr_raw(w, "MIME-Version", "1.0");
 }
 
 /* Appends the finished message to out when it passes message_ok. */
@@ -1003,7 +658,7 @@ int mail_compose_notification(struct arena *a, const struct mail_input *in, stru
 {
 	size_t cap = in->max_size ? in->max_size : MAIL_MAX_SIZE;
 	struct buf msg, t, h, tq, hq;
-	struct hw w;
+	struct mail_hw w;
 	struct plan p;
 	char bnd[64], hex[33];
 	uint8_t r[16];
@@ -1016,8 +671,8 @@ int mail_compose_notification(struct arena *a, const struct mail_input *in, stru
 	buf_init(&hq, cap);
 	if ((rc = plan_make(a, in, MAIL_NOTIFICATION, &p)))
 		goto out;
-	if ((rc = bodies(a, &p, &t, &h)) || (rc = qp_encode(&tq, t.data, t.len)) ||
-	    (rc = qp_encode(&hq, h.data, h.len)))
+	if ((rc = bodies(a, &p, &t, &h)) || (rc = mail_qp_encode(&tq, t.data, t.len)) ||
+	    (rc = mail_qp_encode(&hq, h.data, h.len)))
 		goto out;
 	for (tries = 0;; tries++) {
 		if (tries == BOUNDARY_TRIES) {
@@ -1030,23 +685,23 @@ int mail_compose_notification(struct arena *a, const struct mail_input *in, stru
 		if (!memmem(tq.data, tq.len, bnd, strlen(bnd)) && !memmem(hq.data, hq.len, bnd, strlen(bnd)))
 			break;
 	}
-	w = (struct hw){ .b = &msg };
+	w = (struct mail_hw){ .b = &msg };
 	common_headers(&w, a, in, &p, "notify");
-	hw_puts(&w, "Content-Type: multipart/alternative;\r\n boundary=\"");
-	hw_puts(&w, bnd);
-	hw_puts(&w, "\"\r\n\r\n--");
-	hw_puts(&w, bnd);
-	hw_puts(&w, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	mail_hw_puts(&w, "Content-Type: multipart/alternative;\r\n boundary=\"");
+	mail_hw_puts(&w, bnd);
+	mail_hw_puts(&w, "\"\r\n\r\n--");
+	mail_hw_puts(&w, bnd);
+	mail_hw_puts(&w, "\r\nContent-Type: text/plain; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	hw_put(&w, tq.data, tq.len);
-	hw_puts(&w, "\r\n--");
-	hw_puts(&w, bnd);
-	hw_puts(&w, "\r\nContent-Type: text/html; charset=utf-8\r\n"
+	mail_hw_put(&w, tq.data, tq.len);
+	mail_hw_puts(&w, "\r\n--");
+	mail_hw_puts(&w, bnd);
+	mail_hw_puts(&w, "\r\nContent-Type: text/html; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	hw_put(&w, hq.data, hq.len);
-	hw_puts(&w, "\r\n--");
-	hw_puts(&w, bnd);
-	hw_puts(&w, "--\r\n");
+	mail_hw_put(&w, hq.data, hq.len);
+	mail_hw_puts(&w, "\r\n--");
+	mail_hw_puts(&w, bnd);
+	mail_hw_puts(&w, "--\r\n");
 	if (!(rc = w.rc))
 		rc = finish(&msg, out);
 out:
@@ -1062,7 +717,7 @@ int mail_compose_autoresponse(struct arena *a, const struct mail_input *in, stru
 {
 	size_t cap = in->max_size ? in->max_size : MAIL_MAX_SIZE;
 	struct buf msg, tq;
-	struct hw w;
+	struct mail_hw w;
 	struct plan p;
 	int rc;
 
@@ -1070,15 +725,15 @@ int mail_compose_autoresponse(struct arena *a, const struct mail_input *in, stru
 	buf_init(&tq, cap);
 	if ((rc = plan_make(a, in, MAIL_AUTORESPONSE, &p)))
 		goto out;
-	if ((rc = qp_encode(&tq, p.text, p.textlen)))
+	if ((rc = mail_qp_encode(&tq, p.text, p.textlen)))
 		goto out;
 	if (p.text[p.textlen - 1] != '\n' && (rc = buf_append(&tq, "\r\n", 2)))
 		goto out;
-	w = (struct hw){ .b = &msg };
+	w = (struct mail_hw){ .b = &msg };
 	common_headers(&w, a, in, &p, "reply");
-	hw_puts(&w, "Content-Type: text/plain; charset=utf-8\r\n"
+	mail_hw_puts(&w, "Content-Type: text/plain; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-	hw_put(&w, tq.data, tq.len);
+	mail_hw_put(&w, tq.data, tq.len);
 	if (!(rc = w.rc))
 		rc = finish(&msg, out);
 out:

@@ -2,7 +2,6 @@
 
 #include <assert.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +11,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/db.h"
+#include "store/queue_int.h"
 
 /* Indexes, each for one query:
  *   jobs_due (lane, state, run_at_ms): claims and queue_next_due_ms seek the
@@ -49,7 +49,7 @@ static const char *const migrations[] = {
 	"  next_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
-static const char *const lane_names[QUEUE_NLANES] = { "fast", "slow" };
+const char *const queue_lane_names[QUEUE_NLANES] = { "fast", "slow" };
 static const char *const state_names[QUEUE_NSTATES] = {
 	"queued", "running", "done", "dead", "cancelled",
 };
@@ -61,20 +61,7 @@ static const char *const state_names[QUEUE_NSTATES] = {
 
 #define PURGE_BATCH 500
 
-/* Times and periods the caller passes: far from overflow when summed. */
-#define TIME_OK(t) ((t) >= 0 && (t) <= INT64_MAX / 4)
 
-/* Every statement the queue runs, prepared once on first use. */
-enum slot {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_IDEM, S_INSERT,
-	S_EXPIRED, S_DUE, S_TAKE, S_BURY,
-	S_GET, S_OWNER, S_EXISTS,
-	S_DONE, S_REQUEUE, S_EXTEND, S_RETRY, S_CANCEL,
-	S_LIST_STATE, S_LIST_ANY, S_NEXT, S_PURGE,
-	S_SCHED_PUT, S_SCHED_DUE, S_SCHED_NEXT, S_SCHED_DEL,
-	S__COUNT
-};
 
 static const char *const sqls[S__COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -130,18 +117,12 @@ static const char *const sqls[S__COUNT] = {
 	[S_SCHED_DEL] = "DELETE FROM schedules WHERE name=?1",
 };
 
-struct queue {
-	pthread_mutex_t lock;       /* held for every call; guards all below */
-	sqlite3 *db;                /* the one connection (opened NOMUTEX) */
-	sqlite3_stmt *st[S__COUNT]; /* prepared on first use, finalized on close */
-	struct queue_hooks hooks;   /* NULL members: the defaults */
-};
 
 /* ---- names and checks ---------------------------------------------------- */
 
 const char *queue_lane_name(int lane)
 {
-	return lane >= 0 && lane < QUEUE_NLANES ? lane_names[lane] : NULL;
+	return lane >= 0 && lane < QUEUE_NLANES ? queue_lane_names[lane] : NULL;
 }
 
 const char *queue_state_name(int state)
@@ -159,7 +140,7 @@ static int name_index(const char *const *names, int n, const char *s, size_t len
 
 int queue_lane_parse(const char *s, enum queue_lane *out)
 {
-	int i = s ? name_index(lane_names, QUEUE_NLANES, s, strlen(s)) : -1;
+	int i = s ? name_index(queue_lane_names, QUEUE_NLANES, s, strlen(s)) : -1;
 
 	if (i < 0)
 		return INLET_EINVAL;
@@ -178,7 +159,7 @@ int queue_state_parse(const char *s, enum queue_state *out)
 }
 
 /* Kinds and schedule names: 1..QUEUE_KIND_MAX of [A-Za-z0-9._:-]. */
-static int check_name(const char *s)
+int queue_check_name(const char *s)
 {
 	size_t n;
 
@@ -211,7 +192,7 @@ static int check_worker(const char *s)
 	return 0;
 }
 
-static int check_lane(int lane)
+int queue_check_lane(int lane)
 {
 	return lane >= 0 && lane < QUEUE_NLANES ? 0 : INLET_EINVAL;
 }
@@ -220,7 +201,7 @@ static int check_spec(const struct queue_spec *s)
 {
 	int rc;
 
-	if ((rc = check_lane((int)s->lane)) || (rc = check_name(s->kind)))
+	if ((rc = queue_check_lane((int)s->lane)) || (rc = queue_check_name(s->kind)))
 		return rc;
 	if (s->len > QUEUE_PAYLOAD_MAX)
 		return INLET_ETOOBIG;
@@ -288,7 +269,7 @@ static uint64_t random64(struct queue *q)
 /* The cached statement for slot, reset and unbound; NULL if it cannot be
  * prepared (logged). Callers reset it after use, so no statement keeps a
  * read transaction open between calls. */
-static sqlite3_stmt *stmt(struct queue *q, enum slot s)
+sqlite3_stmt *queue_stmt(struct queue *q, enum slot s)
 {
 	if (!q->st[s] &&
 	    sqlite3_prepare_v3(q->db, sqls[s], -1, SQLITE_PREPARE_PERSISTENT, &q->st[s], NULL) != SQLITE_OK) {
@@ -309,7 +290,7 @@ static int sql_err(struct queue *q, int src)
 }
 
 /* Steps a statement that returns no rows, then resets it. */
-static int run(struct queue *q, sqlite3_stmt *st)
+int queue_run(struct queue *q, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -319,18 +300,18 @@ static int run(struct queue *q, sqlite3_stmt *st)
 
 static int run_slot(struct queue *q, enum slot s)
 {
-	sqlite3_stmt *st = stmt(q, s);
+	sqlite3_stmt *st = queue_stmt(q, s);
 
-	return st ? run(q, st) : INLET_EDB;
+	return st ? queue_run(q, st) : INLET_EDB;
 }
 
-static int tx_begin(struct queue *q)
+int queue_tx_begin(struct queue *q)
 {
 	return run_slot(q, S_BEGIN);
 }
 
 /* Commits when rc is 0, else rolls back; returns the outcome. */
-static int tx_end(struct queue *q, int rc)
+int queue_tx_end(struct queue *q, int rc)
 {
 	if (rc == 0 && (rc = run_slot(q, S_COMMIT)) == 0)
 		return 0;
@@ -339,7 +320,7 @@ static int tx_end(struct queue *q, int rc)
 	return rc;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void queue_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -354,7 +335,7 @@ static const char *col_text(sqlite3_stmt *st, int i, struct arena *a)
 
 /* The text column i as an index of names; -1 when unknown (a file from disk
  * is not trusted to hold only what the CHECK constraints allowed). */
-static int col_name(sqlite3_stmt *st, int i, const char *const *names, int n)
+int queue_col_name(sqlite3_stmt *st, int i, const char *const *names, int n)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 
@@ -364,8 +345,8 @@ static int col_name(sqlite3_stmt *st, int i, const char *const *names, int n)
 /* Fills job from a row of JOB_COLS (and the payload after them). */
 static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, int with_payload)
 {
-	int lane = col_name(st, 1, lane_names, QUEUE_NLANES);
-	int state = col_name(st, 2, state_names, QUEUE_NSTATES);
+	int lane = queue_col_name(st, 1, queue_lane_names, QUEUE_NLANES);
+	int state = queue_col_name(st, 2, state_names, QUEUE_NSTATES);
 
 	memset(job, 0, sizeof(*job));
 	if (lane < 0 || state < 0 || sqlite3_column_type(st, 3) != SQLITE_TEXT)
@@ -396,7 +377,7 @@ static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, in
 
 static int read_job(struct queue *q, int64_t id, struct arena *a, struct queue_job *job)
 {
-	sqlite3_stmt *st = stmt(q, S_GET);
+	sqlite3_stmt *st = queue_stmt(q, S_GET);
 	int rc;
 
 	if (!st)
@@ -414,7 +395,7 @@ static int read_job(struct queue *q, int64_t id, struct arena *a, struct queue_j
 /* 0 when id exists, INLET_ENOTFOUND when not. */
 static int job_exists(struct queue *q, int64_t id)
 {
-	sqlite3_stmt *st = stmt(q, S_EXISTS);
+	sqlite3_stmt *st = queue_stmt(q, S_EXISTS);
 	int rc;
 
 	if (!st)
@@ -436,7 +417,7 @@ struct owned {
  * is not, INLET_ENOTFOUND when there is no id. */
 static int job_owned(struct queue *q, int64_t id, const char *worker, struct owned *o)
 {
-	sqlite3_stmt *st = stmt(q, S_OWNER);
+	sqlite3_stmt *st = queue_stmt(q, S_OWNER);
 	int rc;
 
 	if (!st)
@@ -445,9 +426,9 @@ static int job_owned(struct queue *q, int64_t id, const char *worker, struct own
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *w = sqlite3_column_text(st, 1);
-		int lane = col_name(st, 4, lane_names, QUEUE_NLANES);
+		int lane = queue_col_name(st, 4, queue_lane_names, QUEUE_NLANES);
 
-		rc = col_name(st, 0, state_names, QUEUE_NSTATES) == QUEUE_RUNNING && w &&
+		rc = queue_col_name(st, 0, state_names, QUEUE_NSTATES) == QUEUE_RUNNING && w &&
 			     strcmp((const char *)w, worker) == 0
 		     ? 0
 		     : INLET_EBUSY;
@@ -461,7 +442,7 @@ static int job_owned(struct queue *q, int64_t id, const char *worker, struct own
 	return rc;
 }
 
-static void notify_lanes(const struct queue_hooks *h, unsigned lanes)
+void queue_notify_lanes(const struct queue_hooks *h, unsigned lanes)
 {
 	if (!h->notify)
 		return;
@@ -515,16 +496,16 @@ void queue_set_hooks(struct queue *q, const struct queue_hooks *h)
 
 /* Inside a transaction: the job of (kind, key) if there is one, else a new
  * row. */
-static int insert_job(struct queue *q, const struct queue_spec *s, int64_t now, int64_t *id)
+int queue_insert_job(struct queue *q, const struct queue_spec *s, int64_t now, int64_t *id)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (s->idempotency_key) {
-		if (!(st = stmt(q, S_IDEM)))
+		if (!(st = queue_stmt(q, S_IDEM)))
 			return INLET_EDB;
-		bind_text(st, 1, s->kind);
-		bind_text(st, 2, s->idempotency_key);
+		queue_bind_text(st, 1, s->kind);
+		queue_bind_text(st, 2, s->idempotency_key);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
 			*id = sqlite3_column_int64(st, 0);
@@ -534,17 +515,17 @@ static int insert_job(struct queue *q, const struct queue_spec *s, int64_t now, 
 		if (rc != SQLITE_DONE)
 			return sql_err(q, rc);
 	}
-	if (!(st = stmt(q, S_INSERT)))
+	if (!(st = queue_stmt(q, S_INSERT)))
 		return INLET_EDB;
-	bind_text(st, 1, lane_names[s->lane]);
-	bind_text(st, 2, s->kind);
+	queue_bind_text(st, 1, queue_lane_names[s->lane]);
+	queue_bind_text(st, 2, s->kind);
 	/* A zero-length blob, not NULL, when there is no payload. */
 	sqlite3_bind_blob(st, 3, s->len ? s->payload : "", (int)s->len, SQLITE_STATIC);
-	bind_text(st, 4, s->idempotency_key);
+	queue_bind_text(st, 4, s->idempotency_key);
 	sqlite3_bind_int(st, 5, s->max_attempts ? s->max_attempts : QUEUE_ATTEMPTS_DEFAULT);
 	sqlite3_bind_int64(st, 6, s->run_at_ms ? s->run_at_ms : now);
 	sqlite3_bind_int64(st, 7, now);
-	if ((rc = run(q, st)))
+	if ((rc = queue_run(q, st)))
 		return rc;
 	*id = sqlite3_last_insert_rowid(q->db);
 	return 0;
@@ -568,15 +549,15 @@ int queue_enqueue_batch(struct queue *q, const struct queue_spec *specs, size_t 
 	pthread_mutex_lock(&q->lock);
 	h = q->hooks;
 	now = clock_now(q);
-	if ((rc = tx_begin(q)))
+	if ((rc = queue_tx_begin(q)))
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = insert_job(q, &specs[i], now, &ids[i]);
-	rc = tx_end(q, rc);
+		rc = queue_insert_job(q, &specs[i], now, &ids[i]);
+	rc = queue_tx_end(q, rc);
 out:
 	pthread_mutex_unlock(&q->lock);
 	if (rc == 0)
-		notify_lanes(&h, lanes);
+		queue_notify_lanes(&h, lanes);
 	return rc;
 }
 
@@ -598,9 +579,9 @@ static int pick(struct queue *q, enum queue_lane lane, int64_t now, int64_t *id)
 	for (;;) {
 		int attempts = 0, max = 0;
 
-		if (!(st = stmt(q, S_EXPIRED)))
+		if (!(st = queue_stmt(q, S_EXPIRED)))
 			return INLET_EDB;
-		bind_text(st, 1, lane_names[lane]);
+		queue_bind_text(st, 1, queue_lane_names[lane]);
 		sqlite3_bind_int64(st, 2, now);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -616,18 +597,18 @@ static int pick(struct queue *q, enum queue_lane lane, int64_t now, int64_t *id)
 		if (attempts < max)
 			return 0;
 		/* Its worker died on the last attempt: never run it again. */
-		if (!(st = stmt(q, S_BURY)))
+		if (!(st = queue_stmt(q, S_BURY)))
 			return INLET_EDB;
 		sqlite3_bind_int64(st, 1, *id);
-		bind_text(st, 2, "lease expired on the last attempt");
+		queue_bind_text(st, 2, "lease expired on the last attempt");
 		sqlite3_bind_int64(st, 3, now);
-		if ((rc = run(q, st)))
+		if ((rc = queue_run(q, st)))
 			return rc;
 		*id = 0;
 	}
-	if (!(st = stmt(q, S_DUE)))
+	if (!(st = queue_stmt(q, S_DUE)))
 		return INLET_EDB;
-	bind_text(st, 1, lane_names[lane]);
+	queue_bind_text(st, 1, queue_lane_names[lane]);
 	sqlite3_bind_int64(st, 2, now);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -646,29 +627,29 @@ int queue_claim(struct queue *q, enum queue_lane lane, const char *worker, int64
 	int rc;
 
 	assert(q && a && job);
-	if ((rc = check_lane((int)lane)) || (rc = check_worker(worker)))
+	if ((rc = queue_check_lane((int)lane)) || (rc = check_worker(worker)))
 		return rc;
 	if (lease_ms <= 0 || lease_ms > QUEUE_LEASE_MAX_MS || !TIME_OK(now))
 		return INLET_EINVAL;
 	pthread_mutex_lock(&q->lock);
-	if ((rc = tx_begin(q)))
+	if ((rc = queue_tx_begin(q)))
 		goto out;
 	if ((rc = pick(q, lane, now, &id)) || id == 0)
 		goto end;
-	if (!(st = stmt(q, S_TAKE))) {
+	if (!(st = queue_stmt(q, S_TAKE))) {
 		rc = INLET_EDB;
 		goto end;
 	}
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, worker);
+	queue_bind_text(st, 2, worker);
 	sqlite3_bind_int64(st, 3, now + lease_ms);
 	sqlite3_bind_int64(st, 4, now);
-	if ((rc = run(q, st)))
+	if ((rc = queue_run(q, st)))
 		goto end;
 	rc = read_job(q, id, a, job);
 end:
 	/* Nothing due still commits the jobs buried on the way. */
-	rc = tx_end(q, rc);
+	rc = queue_tx_end(q, rc);
 	if (rc == 0 && id == 0)
 		rc = INLET_ENOTFOUND;
 out:
@@ -685,19 +666,19 @@ int queue_complete(struct queue *q, int64_t id, const char *worker)
 	if ((rc = check_worker(worker)))
 		return rc;
 	pthread_mutex_lock(&q->lock);
-	if ((rc = tx_begin(q)))
+	if ((rc = queue_tx_begin(q)))
 		goto out;
 	if ((rc = job_owned(q, id, worker, &o)))
 		goto end;
-	if (!(st = stmt(q, S_DONE))) {
+	if (!(st = queue_stmt(q, S_DONE))) {
 		rc = INLET_EDB;
 		goto end;
 	}
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, clock_now(q));
-	rc = run(q, st);
+	rc = queue_run(q, st);
 end:
-	rc = tx_end(q, rc);
+	rc = queue_tx_end(q, rc);
 out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -716,18 +697,18 @@ int queue_fail(struct queue *q, int64_t id, const char *worker, const char *erro
 		return INLET_EINVAL;
 	pthread_mutex_lock(&q->lock);
 	h = q->hooks;
-	if ((rc = tx_begin(q)))
+	if ((rc = queue_tx_begin(q)))
 		goto out;
 	if ((rc = job_owned(q, id, worker, &o)))
 		goto end;
 	if (o.attempts >= o.max_attempts) {
-		if (!(st = stmt(q, S_BURY))) {
+		if (!(st = queue_stmt(q, S_BURY))) {
 			rc = INLET_EDB;
 			goto end;
 		}
 		sqlite3_bind_int64(st, 3, now);
 	} else {
-		if (!(st = stmt(q, S_REQUEUE))) {
+		if (!(st = queue_stmt(q, S_REQUEUE))) {
 			rc = INLET_EDB;
 			goto end;
 		}
@@ -740,13 +721,13 @@ int queue_fail(struct queue *q, int64_t id, const char *worker, const char *erro
 	if (error)
 		sqlite3_bind_text(st, requeued ? 3 : 2, error, (int)cut_utf8(error, QUEUE_ERROR_MAX),
 				  SQLITE_STATIC);
-	rc = run(q, st);
+	rc = queue_run(q, st);
 end:
-	rc = tx_end(q, rc);
+	rc = queue_tx_end(q, rc);
 out:
 	pthread_mutex_unlock(&q->lock);
 	if (rc == 0 && requeued)
-		notify_lanes(&h, 1u << o.lane);
+		queue_notify_lanes(&h, 1u << o.lane);
 	return rc;
 }
 
@@ -763,20 +744,20 @@ int queue_extend(struct queue *q, int64_t id, const char *worker, int64_t lease_
 		return INLET_EINVAL;
 	pthread_mutex_lock(&q->lock);
 	now = clock_now(q);
-	if ((rc = tx_begin(q)))
+	if ((rc = queue_tx_begin(q)))
 		goto out;
 	if ((rc = job_owned(q, id, worker, &o)))
 		goto end;
-	if (!(st = stmt(q, S_EXTEND))) {
+	if (!(st = queue_stmt(q, S_EXTEND))) {
 		rc = INLET_EDB;
 		goto end;
 	}
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, now + lease_ms);
 	sqlite3_bind_int64(st, 3, now);
-	rc = run(q, st);
+	rc = queue_run(q, st);
 end:
-	rc = tx_end(q, rc);
+	rc = queue_tx_end(q, rc);
 out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -794,9 +775,9 @@ static int change_state(struct queue *q, enum slot s, int64_t id, enum queue_lan
 
 	pthread_mutex_lock(&q->lock);
 	*h = q->hooks;
-	if ((rc = tx_begin(q)))
+	if ((rc = queue_tx_begin(q)))
 		goto out;
-	if (!(st = stmt(q, s))) {
+	if (!(st = queue_stmt(q, s))) {
 		rc = INLET_EDB;
 		goto end;
 	}
@@ -804,7 +785,7 @@ static int change_state(struct queue *q, enum slot s, int64_t id, enum queue_lan
 	sqlite3_bind_int64(st, 2, clock_now(q));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		*lane = col_name(st, 0, lane_names, QUEUE_NLANES) == QUEUE_SLOW ? QUEUE_SLOW : QUEUE_FAST;
+		*lane = queue_col_name(st, 0, queue_lane_names, QUEUE_NLANES) == QUEUE_SLOW ? QUEUE_SLOW : QUEUE_FAST;
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		rc = 0;
@@ -813,7 +794,7 @@ static int change_state(struct queue *q, enum slot s, int64_t id, enum queue_lan
 	else
 		rc = sql_err(q, rc);
 end:
-	rc = tx_end(q, rc);
+	rc = queue_tx_end(q, rc);
 out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -826,7 +807,7 @@ int queue_retry(struct queue *q, int64_t id)
 	int rc = change_state(q, S_RETRY, id, &lane, &h);
 
 	if (rc == 0)
-		notify_lanes(&h, 1u << lane);
+		queue_notify_lanes(&h, 1u << lane);
 	return rc;
 }
 
@@ -868,14 +849,14 @@ int queue_list(struct queue *q, const struct queue_filter *f, struct arena *a,
 	*jobs = arena_alloc(a, limit * sizeof(**jobs));
 	pthread_mutex_lock(&q->lock);
 	/* By state, the (state, id) index gives the order; else the key does. */
-	if (!(st = stmt(q, f->state >= 0 ? S_LIST_STATE : S_LIST_ANY))) {
+	if (!(st = queue_stmt(q, f->state >= 0 ? S_LIST_STATE : S_LIST_ANY))) {
 		rc = INLET_EDB;
 		goto out;
 	}
-	bind_text(st, 1, queue_state_name(f->state));
+	queue_bind_text(st, 1, queue_state_name(f->state));
 	sqlite3_bind_int64(st, 2, f->before_id ? f->before_id : INT64_MAX);
-	bind_text(st, 3, queue_lane_name(f->lane));
-	bind_text(st, 4, f->kind);
+	queue_bind_text(st, 3, queue_lane_name(f->lane));
+	queue_bind_text(st, 4, f->kind);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
 	for (;;) {
 		int src = *n < limit ? sqlite3_step(st) : SQLITE_DONE;
@@ -903,14 +884,14 @@ int queue_next_due_ms(struct queue *q, enum queue_lane lane, int64_t *ms)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = check_lane((int)lane)))
+	if ((rc = queue_check_lane((int)lane)))
 		return rc;
 	pthread_mutex_lock(&q->lock);
-	if (!(st = stmt(q, S_NEXT))) {
+	if (!(st = queue_stmt(q, S_NEXT))) {
 		rc = INLET_EDB;
 		goto out;
 	}
-	bind_text(st, 1, lane_names[lane]);
+	queue_bind_text(st, 1, queue_lane_names[lane]);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		int has_run = sqlite3_column_type(st, 0) != SQLITE_NULL;
@@ -946,11 +927,11 @@ int queue_purge(struct queue *q, enum queue_state state, int64_t before_ms, int6
 		sqlite3_stmt *st;
 
 		pthread_mutex_lock(&q->lock);
-		if ((st = stmt(q, S_PURGE))) {
-			bind_text(st, 1, state_names[state]);
+		if ((st = queue_stmt(q, S_PURGE))) {
+			queue_bind_text(st, 1, state_names[state]);
 			sqlite3_bind_int64(st, 2, before_ms);
 			sqlite3_bind_int(st, 3, PURGE_BATCH);
-			if ((rc = run(q, st)) == 0) {
+			if ((rc = queue_run(q, st)) == 0) {
 				int changed = sqlite3_changes(q->db);
 
 				total += changed;
@@ -963,145 +944,5 @@ int queue_purge(struct queue *q, enum queue_state state, int64_t before_ms, int6
 	}
 	if (n)
 		*n = total;
-	return rc;
-}
-
-/* ---- schedules ---------------------------------------------------------------- */
-
-/* Inside a transaction: enqueues the job of every due schedule and moves
- * each to its next slot. *lanes gets a bit per lane that got a job. */
-static int tick_locked(struct queue *q, int64_t now, unsigned *lanes)
-{
-	for (;;) {
-		char name[QUEUE_KIND_MAX + 1], kind[QUEUE_KIND_MAX + 1];
-		char key[QUEUE_KIND_MAX + 32];
-		struct queue_spec spec;
-		sqlite3_stmt *st = stmt(q, S_SCHED_DUE);
-		int64_t period = 0, slot, id;
-		int lane = -1, rc;
-
-		if (!st)
-			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, now);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const unsigned char *nm = sqlite3_column_text(st, 0);
-			const unsigned char *kd = sqlite3_column_text(st, 2);
-
-			size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
-			size_t klen = (size_t)sqlite3_column_bytes(st, 2);
-
-			lane = col_name(st, 1, lane_names, QUEUE_NLANES);
-			period = sqlite3_column_int64(st, 3);
-			rc = INLET_EDB; /* unless the row holds what queue_schedule checked */
-			if (nm && kd && nlen <= QUEUE_KIND_MAX && klen <= QUEUE_KIND_MAX) {
-				memcpy(name, nm, nlen);
-				name[nlen] = 0;
-				memcpy(kind, kd, klen);
-				kind[klen] = 0;
-				if (lane >= 0 && period > 0 && !check_name(name) && !check_name(kind))
-					rc = SQLITE_ROW;
-			}
-		}
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			return 0;
-		if (rc != SQLITE_ROW)
-			return rc < 0 ? rc : INLET_EDB;
-		slot = now - now % period;
-		snprintf(key, sizeof(key), "%s:%lld", name, (long long)slot);
-		memset(&spec, 0, sizeof(spec));
-		spec.lane = (enum queue_lane)lane;
-		spec.kind = kind;
-		spec.idempotency_key = key;
-		spec.run_at_ms = now;
-		if ((rc = insert_job(q, &spec, now, &id)))
-			return rc;
-		*lanes |= 1u << lane;
-		if (!(st = stmt(q, S_SCHED_NEXT)))
-			return INLET_EDB;
-		bind_text(st, 1, name);
-		sqlite3_bind_int64(st, 2, slot + period);
-		if ((rc = run(q, st)))
-			return rc;
-		if (sqlite3_changes(q->db) != 1)
-			return INLET_EDB; /* would pick the same row forever */
-	}
-}
-
-int queue_schedule(struct queue *q, const char *name, enum queue_lane lane, const char *kind,
-		   int64_t period_ms, int64_t now)
-{
-	struct queue_hooks h;
-	sqlite3_stmt *st;
-	unsigned lanes = 0;
-	int rc;
-
-	if ((rc = check_name(name)) || (rc = check_name(kind)) || (rc = check_lane((int)lane)))
-		return rc;
-	if (period_ms <= 0 || !TIME_OK(period_ms) || !TIME_OK(now))
-		return INLET_EINVAL;
-	pthread_mutex_lock(&q->lock);
-	h = q->hooks;
-	if ((rc = tx_begin(q)))
-		goto out;
-	if (!(st = stmt(q, S_SCHED_PUT))) {
-		rc = INLET_EDB;
-		goto end;
-	}
-	bind_text(st, 1, name);
-	bind_text(st, 2, lane_names[lane]);
-	bind_text(st, 3, kind);
-	sqlite3_bind_int64(st, 4, period_ms);
-	sqlite3_bind_int64(st, 5, now - now % period_ms);
-	if ((rc = run(q, st)))
-		goto end;
-	rc = tick_locked(q, now, &lanes);
-end:
-	rc = tx_end(q, rc);
-out:
-	pthread_mutex_unlock(&q->lock);
-	if (rc == 0)
-		notify_lanes(&h, lanes);
-	return rc;
-}
-
-int queue_unschedule(struct queue *q, const char *name)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = check_name(name)))
-		return rc;
-	pthread_mutex_lock(&q->lock);
-	if (!(st = stmt(q, S_SCHED_DEL))) {
-		rc = INLET_EDB;
-		goto out;
-	}
-	bind_text(st, 1, name);
-	if ((rc = run(q, st)) == 0 && sqlite3_changes(q->db) == 0)
-		rc = INLET_ENOTFOUND;
-out:
-	pthread_mutex_unlock(&q->lock);
-	return rc;
-}
-
-int queue_tick(struct queue *q, int64_t now)
-{
-	struct queue_hooks h;
-	unsigned lanes = 0;
-	int rc;
-
-	if (!TIME_OK(now))
-		return INLET_EINVAL;
-	pthread_mutex_lock(&q->lock);
-	h = q->hooks;
-	if ((rc = tx_begin(q)))
-		goto out;
-	rc = tx_end(q, tick_locked(q, now, &lanes));
-out:
-	pthread_mutex_unlock(&q->lock);
-	if (rc == 0)
-		notify_lanes(&h, lanes);
 	return rc;
 }
