@@ -32,9 +32,9 @@ SOURCES=(
   src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c
   src/ingest/kv.c src/ingest/urlenc.c src/ingest/multipart.c src/ingest/header.c
   src/events/envelope.c src/events/sentry_auth.c src/events/decompress.c
-  src/events/stack.c
+  src/events/stack.c src/events/sentry_items.c src/events/zcodec.c src/events/trackx.c src/events/report.c
 )
-LIBS=(-ljson-c -lz -lbrotlidec)
+LIBS=(-ljson-c -lz -lbrotlidec -lzstd -lm)
 
 # UBSan only reports and carries on unless told to stop; a report is a bug.
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"

@@ -26,6 +26,17 @@ int api_parse_time(const char *s, int64_t *ms);
  * 400 answer) when present with another type. */
 int api_get_string(struct http_req *r, struct json_object *obj, const char *key, const char **out);
 
+struct app;
+struct endpoint;
+struct vault_key;
+/* The data key of version for endpoint e: its current one, or an older
+ * version from the tenant store. Caller releases. */
+int api_endpoint_key(struct app *app, const struct endpoint *e, uint32_t version, struct vault_key **out);
+/* The caller's endpoint {id}; answers 404 (or the error) itself. */
+int api_endpoint(struct http_req *r, int64_t aid, struct endpoint *e);
+/* ?limit=: default def, 1..max; answers 400 itself. */
+int api_limit(struct http_req *r, size_t def, size_t max, size_t *out);
+
 void api_account_get(struct http_req *r);
 
 void api_endpoints_list(struct http_req *r);
@@ -43,6 +54,16 @@ void api_submission_get(struct http_req *r);
 void api_submission_patch(struct http_req *r);
 void api_submission_delete(struct http_req *r);
 void api_submission_file(struct http_req *r);
+
+void api_issues_list(struct http_req *r);
+void api_issue_get(struct http_req *r);
+void api_issue_patch(struct http_req *r);
+void api_issue_events(struct http_req *r);
+void api_issue_graph(struct http_req *r);
+void api_event_get(struct http_req *r);
+void api_sessions_graph(struct http_req *r);
+void api_endpoint_stats(struct http_req *r);
+void api_account_stats(struct http_req *r);
 
 void api_openapi(struct http_req *r);
 void api_healthz(struct http_req *r);

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "app/app.h"
+#include "app/tally.h"
 #include "core/err.h"
 #include "http/http.h"
 #include "ingest/header.h"
@@ -38,6 +39,8 @@ int api_auth(struct http_req *r, int64_t *account_id)
 		http_error(r, 401, "unauthorized", "The API key is not valid.");
 	} else if (rc) {
 		http_error_rc(r, rc);
+	} else {
+		tally_add(app->tally, *account_id, 0, "api", 1);
 	}
 	return rc;
 }
@@ -186,5 +189,51 @@ int api_get_string(struct http_req *r, json_object *obj, const char *key, const 
 		return INLET_EINVAL;
 	}
 	*out = json_object_get_string(v);
+	return 0;
+}
+
+int api_endpoint_key(struct app *app, const struct endpoint *e, uint32_t version, struct vault_key **out)
+{
+	uint8_t wrapped[ENDPOINT_WRAPPED_MAX];
+	size_t len;
+	int rc;
+
+	if (version == e->key_version)
+		return vault_key_get(app->vault, e->pid, version, e->wrapped, e->wrapped_len, out);
+	if ((rc = tenant_endpoint_key(app->tenant, e->id, version, wrapped, sizeof(wrapped), &len)))
+		return rc;
+	return vault_key_get(app->vault, e->pid, version, wrapped, len, out);
+}
+
+int api_endpoint(struct http_req *r, int64_t aid, struct endpoint *e)
+{
+	struct app *app = http_app(r);
+	int rc = tenant_endpoint_get(app->tenant, aid, http_param(r, "id"), http_arena(r), e);
+
+	if (rc == INLET_ENOTFOUND)
+		http_error(r, 404, "not_found", "No such endpoint.");
+	else if (rc)
+		http_error_rc(r, rc);
+	return rc;
+}
+
+int api_limit(struct http_req *r, size_t def, size_t max, size_t *out)
+{
+	const char *v = http_query(r, "limit");
+	char *end;
+	long l;
+
+	*out = def;
+	if (!v)
+		return 0;
+	l = strtol(v, &end, 10);
+	if (!*v || *end || l < 1 || (size_t)l > max) {
+		char msg[80];
+
+		snprintf(msg, sizeof(msg), "limit must be a whole number from 1 to %zu.", max);
+		http_error(r, 400, "invalid", msg);
+		return INLET_EINVAL;
+	}
+	*out = (size_t)l;
 	return 0;
 }

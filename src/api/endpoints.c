@@ -15,10 +15,31 @@
 #include "endpoint/cache.h"
 #include "endpoint/settings.h"
 #include "http/http.h"
+#include "store/events.h"
 #include "store/shards.h"
 #include "store/subs.h"
 #include "store/tenant.h"
 #include "vault/vault.h"
+
+/* What the clients of an events endpoint are given: Sentry's DSN
+ * (scheme://key@host/project) and TrackX's setup() address. */
+static void events_fields(struct app *app, const struct endpoint *e, json_object *o)
+{
+	const char *url = app->cfg.public_url, *sep = strstr(url, "://");
+	char project[24], *v;
+
+	app_project_id(app, e->id, project);
+	json_object_object_add(o, "project_id", json_object_new_string(project));
+	if (sep)
+		v = xasprintf("%.*s://%s@%s/%s", (int)(sep - url), url, e->key, sep + 3, project);
+	else
+		v = xasprintf("http://%s@%s/%s", e->key, url, project);
+	json_object_object_add(o, "dsn", json_object_new_string(v));
+	free(v);
+	v = xasprintf("%s/v1/%s", url, e->key);
+	json_object_object_add(o, "ingest_url", json_object_new_string(v));
+	free(v);
+}
 
 static json_object *endpoint_json(struct app *app, const struct endpoint *e)
 {
@@ -29,11 +50,11 @@ static json_object *endpoint_json(struct app *app, const struct endpoint *e)
 	json_object_object_add(o, "key", json_object_new_string(e->key));
 	json_object_object_add(o, "name", json_object_new_string(e->name));
 	json_object_object_add(o, "kind", json_object_new_string(e->kind));
-	{
-		size_t n = strlen(app->cfg.public_url) + strlen(e->key) + 8;
-		char *url = xmalloc(n);
+	if (strcmp(e->kind, "events") == 0) {
+		events_fields(app, e, o);
+	} else {
+		char *url = xasprintf("%s/f/%s", app->cfg.public_url, e->key);
 
-		snprintf(url, n, "%s/f/%s", app->cfg.public_url, e->key);
 		json_object_object_add(o, "url", json_object_new_string(url));
 		free(url);
 	}
@@ -140,7 +161,17 @@ void api_endpoints_create(struct http_req *r)
 	}
 	memset(&e, 0, sizeof(e));
 	pid = rand_id("ep_", 12);
-	key = rand_id("", 12);
+	if (strcmp(kind, "events") == 0) {
+		/* Sentry's DSN parser takes a key of word characters only:
+		 * 128 random bits in hex, as Sentry's own keys are. */
+		uint8_t raw[16];
+
+		rand_bytes(raw, sizeof(raw));
+		key = xmalloc(2 * sizeof(raw) + 1);
+		hex_encode(key, raw, sizeof(raw));
+	} else {
+		key = rand_id("", 12);
+	}
 	e.pid = pid;
 	e.key = key;
 	e.account_id = aid;
@@ -260,6 +291,8 @@ void api_endpoint_delete(struct http_req *r)
 	 * both: purge the shared store always, then drop its own database. */
 	if ((rc = substore_delete_endpoint(app->shared, e.id)))
 		log_msg(LOG_ERROR, "endpoint %s: purge of submissions failed: %s", e.pid, inlet_strerror(rc));
+	if ((rc = evstore_delete_endpoint(app->shared, e.id)))
+		log_msg(LOG_ERROR, "endpoint %s: purge of events failed: %s", e.pid, inlet_strerror(rc));
 	if (app->shards)
 		shards_forget(app->shards, e.id);
 	snprintf(prefix, sizeof(prefix), "%s/", e.pid);

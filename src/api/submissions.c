@@ -35,21 +35,6 @@ static int status_parse(const char *s)
 	return -1;
 }
 
-/* The data key that sealed row: the endpoint's current one, or an older
- * version from the tenant store. Caller releases. */
-static int row_key(struct app *app, const struct endpoint *e, uint32_t version, struct vault_key **out)
-{
-	uint8_t wrapped[ENDPOINT_WRAPPED_MAX];
-	size_t len;
-	int rc;
-
-	if (version == e->key_version)
-		return vault_key_get(app->vault, e->pid, version, e->wrapped, e->wrapped_len, out);
-	if ((rc = tenant_endpoint_key(app->tenant, e->id, version, wrapped, sizeof(wrapped), &len)))
-		return rc;
-	return vault_key_get(app->vault, e->pid, version, wrapped, len, out);
-}
-
 /* Opens the row's sealed record into a JSON object ({fields, files, meta}). */
 static int open_record(struct app *app, const struct endpoint *e, const struct sub_row *row,
 		       const char *pid, json_object **out)
@@ -60,7 +45,7 @@ static int open_record(struct app *app, const struct endpoint *e, const struct s
 	int rc;
 
 	*out = NULL;
-	if ((rc = row_key(app, e, row->key_version, &key)))
+	if ((rc = api_endpoint_key(app, e, row->key_version, &key)))
 		goto out;
 	if ((rc = vault_open_record(key, pid, row->sealed, row->sealed_len, &plain, &len)))
 		goto out;
@@ -483,7 +468,7 @@ void api_submission_file(struct http_req *r)
 		http_error_rc(r, rc == INLET_ENOTFOUND ? INLET_EIO : rc);
 		goto out;
 	}
-	if ((rc = row_key(app, &e, row.key_version, &fs->key))) {
+	if ((rc = api_endpoint_key(app, &e, row.key_version, &fs->key))) {
 		respond_open_error(r, rc);
 		goto out;
 	}

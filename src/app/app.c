@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/evdicts.h"
+#include "app/tally.h"
 #include "blob/blob.h"
 #include "core/alloc.h"
 #include "core/enc.h"
@@ -48,6 +50,8 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	}
 	vault_derive(a->vault, "pubid", idkey);
 	a->ids = pubid_create(idkey);
+	vault_derive(a->vault, "project-id", idkey);
+	a->project_mac = vault_mac_create(idkey, sizeof(idkey));
 	secure_wipe(idkey, sizeof(idkey));
 	snprintf(path, sizeof(path), "%s/tenant.db", cfg->data_dir);
 	if ((rc = tenant_open(&a->tenant, path)))
@@ -72,6 +76,8 @@ int app_open(struct app **out, const struct config *cfg, int full)
 		goto out;
 	a->endpoints = ep_cache_create(a->tenant, 10000, 5000);
 	a->rl = ratelimit_create();
+	a->tally = tally_create(a->shared);
+	a->dicts = evdicts_create(a);
 out:
 	if (rc) {
 		app_close(a);
@@ -87,7 +93,10 @@ void app_close(struct app *a)
 		return;
 	/* The mover first (it drives the shared writer), then the shared
 	 * store (its writer may forward queued ops into dedicated stores),
-	 * then the dedicated stores. */
+	 * then the dedicated stores. The counters go first, into the shared
+	 * store (the server has drained: nothing adds to them any more). */
+	evdicts_destroy(a->dicts);
+	tally_destroy(a->tally);
 	shards_stop(a->shards);
 	substore_close(a->shared);
 	shards_close(a->shards);
@@ -98,6 +107,7 @@ void app_close(struct app *a)
 	pubid_destroy(a->ids);
 	vault_destroy(a->vault);
 	vault_mac_destroy(a->ip_mac);
+	vault_mac_destroy(a->project_mac);
 	pthread_mutex_destroy(&a->salt_lock);
 	free(a);
 }
@@ -107,15 +117,16 @@ struct substore *app_subs(struct app *a, int64_t endpoint_id)
 	return a->shards ? shards_store(a->shards, endpoint_id) : a->shared;
 }
 
-int app_ip_hash(struct app *a, const char *ip, char out[65])
+/* HMAC under today's salt, which is replaced every day so that values
+ * cannot be linked across days. */
+static int salted_mac(struct app *a, const void *data, size_t len, uint8_t mac[32])
 {
 	int64_t day = now_ms() / 86400000;
-	uint8_t salt[32], mac[32];
+	uint8_t salt[32];
 	int rc = 0;
 
 	pthread_mutex_lock(&a->salt_lock);
 	if (a->salt_day != day) {
-		/* A new day: a new salt, so hashes cannot be linked across days. */
 		rc = tenant_daily_salt(a->tenant, day, salt);
 		if (!rc) {
 			vault_mac_destroy(a->ip_mac);
@@ -125,9 +136,57 @@ int app_ip_hash(struct app *a, const char *ip, char out[65])
 		secure_wipe(salt, sizeof(salt));
 	}
 	if (!rc)
-		vault_mac_compute(a->ip_mac, ip, strlen(ip), mac);
+		vault_mac_compute(a->ip_mac, data, len, mac);
 	pthread_mutex_unlock(&a->salt_lock);
+	return rc;
+}
+
+int app_ip_hash(struct app *a, const char *ip, char out[65])
+{
+	uint8_t mac[32];
+	int rc = salted_mac(a, ip, strlen(ip), mac);
+
 	if (!rc)
 		hex_encode(out, mac, sizeof(mac));
 	return rc;
+}
+
+int app_session_id(struct app *a, const char *origin, const char *ip, const char *ua, uint8_t out[16])
+{
+	/* "s" and NUL separators: no session id equals an IP hash, and
+	 * moving bytes between the parts changes the id. */
+	size_t lo = strlen(origin), li = strlen(ip), lu = strlen(ua), n = 0;
+	char *buf = xmalloc(2 + lo + 1 + li + 1 + lu);
+	uint8_t mac[32];
+	int rc;
+
+	buf[n++] = 's';
+	buf[n++] = '\0';
+	memcpy(buf + n, origin, lo);
+	n += lo;
+	buf[n++] = '\0';
+	memcpy(buf + n, ip, li);
+	n += li;
+	buf[n++] = '\0';
+	memcpy(buf + n, ua, lu);
+	n += lu;
+	rc = salted_mac(a, buf, n, mac);
+	free(buf);
+	if (!rc)
+		memcpy(out, mac, 16);
+	return rc;
+}
+
+void app_project_id(struct app *a, int64_t endpoint_id, char out[24])
+{
+	uint8_t in[8], mac[32];
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		in[i] = (uint8_t)((uint64_t)endpoint_id >> (56 - 8 * i));
+	vault_mac_compute(a->project_mac, in, sizeof(in), mac);
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | mac[i];
+	/* Ten digits, never a leading zero: what a Sentry DSN takes. */
+	snprintf(out, 24, "%llu", (unsigned long long)(1000000000ULL + v % 9000000000ULL));
 }

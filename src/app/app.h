@@ -22,6 +22,8 @@ struct ep_cache;
 struct ratelimit;
 struct pubid;
 struct vault_mac;
+struct tally;
+struct evdicts;
 
 struct app {
 	struct config cfg;
@@ -33,9 +35,12 @@ struct app {
 	struct ep_cache *endpoints;
 	struct ratelimit *rl;
 	struct pubid *ids;
+	struct tally *tally;      /* daily counters */
 	pthread_mutex_t salt_lock;
 	int64_t salt_day;         /* under salt_lock */
 	struct vault_mac *ip_mac; /* keyed with salt_day's salt; under salt_lock */
+	struct vault_mac *project_mac; /* derives Sentry project ids */
+	struct evdicts *dicts;    /* zstd dictionaries of events endpoints */
 };
 
 /* Opens the data folder (creating it). full = 0 opens only what the CLI
@@ -49,5 +54,11 @@ struct substore *app_subs(struct app *a, int64_t endpoint_id);
 
 /* Hex HMAC of the client IP under today's salt (out: 65 bytes). */
 int app_ip_hash(struct app *a, const char *ip, char out[65]);
+/* The Sentry project id of an endpoint (the DSN's last segment): ten
+ * digits derived from its id under a key, so it reveals no count. */
+void app_project_id(struct app *a, int64_t endpoint_id, char out[24]);
+/* A visitor's session of the day: HMAC under today's salt of (origin, IP,
+ * user agent), 16 bytes. No raw IP is kept anywhere. */
+int app_session_id(struct app *a, const char *origin, const char *ip, const char *ua, uint8_t out[16]);
 
 #endif

@@ -4,15 +4,32 @@
 
 #include "api/api.h"
 #include "ingest/form.h"
+#include "ingest/sentry.h"
+#include "ingest/v1.h"
 
 #define FORM_MAX SIZE_MAX /* the form handler applies its own caps (INLET_*_BODY_MAX) */
 #define API_MAX (1024u * 1024)
+#define TRACKX_EVENT_MAX (1024u * 1024)  /* TrackX's own limit */
+#define REPORT_MAX (100u * 1024)
+#define ENVELOPE_MAX (20u * 1024 * 1024) /* compressed; 100 MiB decoded */
 
 const struct route app_routes[] = {
 	{ "POST", "/f/{key}", form_post, form_begin, form_body, FORM_MAX, 0, "Submit a form" },
 	{ "OPTIONS", "/f/{key}", form_preflight, NULL, NULL, 0, 0, "CORS preflight for a form" },
 	{ "GET", "/f/{key}", form_get, NULL, NULL, 0, 0, "Tells a browser that forms take POST" },
 	{ "GET", "/f/{key}/thanks", form_thanks, NULL, NULL, 0, 0, "Thank-you page" },
+
+	{ "POST", "/v1/{key}/event", v1_event, v1_begin, NULL, TRACKX_EVENT_MAX, ROUTE_OWN_413, "TrackX: an error event" },
+	{ "GET", "/v1/{key}/ping", v1_ping, v1_begin, NULL, 0, ROUTE_OWN_413, "TrackX: a session ping" },
+	{ "POST", "/v1/{key}/ping", v1_ping, v1_begin, NULL, 0, ROUTE_OWN_413, "TrackX: a session ping" },
+	{ "POST", "/v1/{key}/report", v1_report, v1_begin, NULL, REPORT_MAX, ROUTE_OWN_413, "Browser reports (CSP, Reporting API)" },
+	{ "OPTIONS", "/v1/{key}/event", v1_preflight, NULL, NULL, 0, 0, "CORS preflight" },
+	{ "OPTIONS", "/v1/{key}/ping", v1_preflight, NULL, NULL, 0, 0, "CORS preflight" },
+	{ "OPTIONS", "/v1/{key}/report", v1_preflight, NULL, NULL, 0, 0, "CORS preflight" },
+	{ "POST", "/api/{project}/envelope/", sentry_post, sentry_begin, NULL, ENVELOPE_MAX, ROUTE_OWN_413, "Sentry: an envelope" },
+	{ "POST", "/api/{project}/store/", sentry_post, sentry_begin, NULL, ENVELOPE_MAX, ROUTE_OWN_413, "Sentry: one event (older SDKs)" },
+	{ "OPTIONS", "/api/{project}/envelope/", sentry_preflight, NULL, NULL, 0, 0, "CORS preflight" },
+	{ "OPTIONS", "/api/{project}/store/", sentry_preflight, NULL, NULL, 0, 0, "CORS preflight" },
 
 	{ "GET", "/api/v1/account", api_account_get, NULL, NULL, 0, ROUTE_API, "The caller's account" },
 	{ "GET", "/api/v1/endpoints", api_endpoints_list, NULL, NULL, 0, ROUTE_API, "List endpoints" },
@@ -21,6 +38,15 @@ const struct route app_routes[] = {
 	{ "PATCH", "/api/v1/endpoints/{id}", api_endpoint_patch, NULL, NULL, API_MAX, ROUTE_API, "Change an endpoint" },
 	{ "DELETE", "/api/v1/endpoints/{id}", api_endpoint_delete, NULL, NULL, 0, ROUTE_API, "Delete an endpoint and its data" },
 	{ "GET", "/api/v1/endpoints/{id}/submissions", api_submissions_list, NULL, NULL, 0, ROUTE_API, "List submissions" },
+	{ "GET", "/api/v1/endpoints/{id}/issues", api_issues_list, NULL, NULL, 0, ROUTE_API, "List issues (sort, state, search)" },
+	{ "GET", "/api/v1/endpoints/{id}/sessions", api_sessions_graph, NULL, NULL, 0, ROUTE_API, "Sessions per hour" },
+	{ "GET", "/api/v1/endpoints/{id}/stats", api_endpoint_stats, NULL, NULL, 0, ROUTE_API, "Daily counters of an endpoint" },
+	{ "GET", "/api/v1/issues/{id}", api_issue_get, NULL, NULL, 0, ROUTE_API, "One issue" },
+	{ "PATCH", "/api/v1/issues/{id}", api_issue_patch, NULL, NULL, API_MAX, ROUTE_API, "Resolve, ignore or reopen an issue" },
+	{ "GET", "/api/v1/issues/{id}/events", api_issue_events, NULL, NULL, 0, ROUTE_API, "An issue's events, newest first" },
+	{ "GET", "/api/v1/issues/{id}/graph", api_issue_graph, NULL, NULL, 0, ROUTE_API, "An issue's events per hour or day" },
+	{ "GET", "/api/v1/events/{id}", api_event_get, NULL, NULL, 0, ROUTE_API, "One event, opened" },
+	{ "GET", "/api/v1/stats", api_account_stats, NULL, NULL, 0, ROUTE_API, "Daily counters of the account" },
 	{ "GET", "/api/v1/keys", api_keys_list, NULL, NULL, 0, ROUTE_API, "List API keys" },
 	{ "POST", "/api/v1/keys", api_keys_create, NULL, NULL, API_MAX, ROUTE_API, "Create an API key" },
 	{ "DELETE", "/api/v1/keys/{id}", api_key_delete, NULL, NULL, 0, ROUTE_API, "Revoke an API key" },

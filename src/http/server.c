@@ -406,7 +406,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	} else if (r->phase == PH_HEADERS) {
 		r->phase = PH_HANDLED;
 		if (!r->status) {
-			if (r->body_too_big && !r->route->body)
+			if (r->body_too_big && !r->route->body && !(r->route->flags & ROUTE_OWN_413))
 				http_error(r, 413, "too_big", "request body too large");
 			else
 				r->route->handle(r);

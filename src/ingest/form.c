@@ -211,6 +211,8 @@ void form_begin(struct http_req *r)
 	request_origin(r, f);
 
 	rc = ep_cache_get(app->endpoints, http_param(r, "key"), &f->ep);
+	if (!rc && strcmp(f->ep->kind, "form") != 0)
+		rc = INLET_ENOTFOUND; /* an events endpoint takes no form posts */
 	if (rc) {
 		fail(f, rc == INLET_ENOTFOUND ? 404 : 500, rc == INLET_ENOTFOUND ? "FORM_NOT_FOUND" : "INTERNAL",
 		     NULL, rc == INLET_ENOTFOUND ? "This form does not exist." : "The form could not be loaded.");

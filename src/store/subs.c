@@ -31,6 +31,52 @@ static const char *const migrations[] = {
 	"CREATE INDEX move_log_endpoint ON move_log(endpoint_id, seq);"
 	"CREATE TABLE move_meta(endpoint_id INTEGER PRIMARY KEY, scan_done INTEGER NOT NULL,"
 	"  log_done INTEGER NOT NULL, complete INTEGER NOT NULL DEFAULT 0);",
+	/* 3: error tracking (store/events.c). Everything a user sent is in
+	 * sealed columns (meta, last, sealed); fingerprints and search tokens
+	 * are keyed MACs, so nothing readable is stored. issues_fts indexes
+	 * the blind trigram tokens and is kept in step by triggers. */
+	"CREATE TABLE issues("
+	"  id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL, fingerprint BLOB NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0, count INTEGER NOT NULL DEFAULT 0,"
+	"  sessions INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT NULL DEFAULT 0,"
+	"  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, state_changed INTEGER,"
+	"  key_version INTEGER NOT NULL, meta BLOB NOT NULL, last BLOB NOT NULL,"
+	"  search TEXT NOT NULL DEFAULT '');"
+	"CREATE UNIQUE INDEX issues_fp ON issues(endpoint_id, fingerprint);"
+	"CREATE INDEX issues_last ON issues(endpoint_id, last_seen, id);"
+	"CREATE INDEX issues_first ON issues(endpoint_id, first_seen, id);"
+	"CREATE INDEX issues_count ON issues(endpoint_id, count, id);"
+	"CREATE INDEX issues_sessions ON issues(endpoint_id, sessions, id);"
+	"CREATE VIRTUAL TABLE issues_fts USING fts5(search, content='issues', content_rowid='id',"
+	"  tokenize='unicode61', detail='none');"
+	"CREATE TRIGGER issues_fts_ai AFTER INSERT ON issues BEGIN"
+	"  INSERT INTO issues_fts(rowid, search) VALUES (new.id, new.search); END;"
+	"CREATE TRIGGER issues_fts_ad AFTER DELETE ON issues BEGIN"
+	"  INSERT INTO issues_fts(issues_fts, rowid, search) VALUES ('delete', old.id, old.search); END;"
+	"CREATE TRIGGER issues_fts_au AFTER UPDATE OF search ON issues BEGIN"
+	"  INSERT INTO issues_fts(issues_fts, rowid, search) VALUES ('delete', old.id, old.search);"
+	"  INSERT INTO issues_fts(rowid, search) VALUES (new.id, new.search); END;"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL,"
+	"  issue_id INTEGER NOT NULL, key_version INTEGER NOT NULL, dict_id INTEGER NOT NULL DEFAULT 0,"
+	"  sealed BLOB NOT NULL);"
+	"CREATE INDEX events_issue ON events(issue_id, id);"
+	"CREATE INDEX events_endpoint ON events(endpoint_id, id);"
+	"CREATE TABLE issue_hours(issue_id INTEGER NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL,"
+	"  PRIMARY KEY(issue_id, hour)) WITHOUT ROWID;"
+	"CREATE TABLE issue_sessions(issue_id INTEGER NOT NULL, sid BLOB NOT NULL, day INTEGER NOT NULL,"
+	"  PRIMARY KEY(issue_id, sid)) WITHOUT ROWID;"
+	"CREATE TABLE sessions(endpoint_id INTEGER NOT NULL, sid BLOB NOT NULL, day INTEGER NOT NULL,"
+	"  hour INTEGER NOT NULL, errored INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(endpoint_id, sid)) WITHOUT ROWID;"
+	"CREATE INDEX sessions_day ON sessions(day);"
+	"CREATE TABLE session_hours(endpoint_id INTEGER NOT NULL, hour INTEGER NOT NULL,"
+	"  sessions INTEGER NOT NULL DEFAULT 0, errored INTEGER NOT NULL DEFAULT 0,"
+	"  crashed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(endpoint_id, hour)) WITHOUT ROWID;"
+	"CREATE TABLE zdicts(endpoint_id INTEGER NOT NULL, dict_id INTEGER NOT NULL,"
+	"  key_version INTEGER NOT NULL, sealed BLOB NOT NULL, created INTEGER NOT NULL,"
+	"  PRIMARY KEY(endpoint_id, dict_id));"
+	"CREATE TABLE daily_counts(account_id INTEGER NOT NULL, endpoint_id INTEGER NOT NULL,"
+	"  day INTEGER NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,"
+	"  PRIMARY KEY(account_id, endpoint_id, day, name)) WITHOUT ROWID;",
 };
 
 /* ---- ids ----------------------------------------------------------------- */

@@ -30,6 +30,9 @@ struct substore {
 	 * before the store serves (at open, by shards.c). */
 	struct moved_to { int64_t endpoint_id; struct substore *to; } *moved; /* heap */
 	int nmoved, moved_cap;
+	/* Day whose earlier session rows are pruned (store/events.c). Writer
+	 * thread only. */
+	int64_t ev_prune_day;
 	/* Called after each commit with (endpoint, new total, threshold). */
 	void (*on_count)(void *ctx, struct substore *s, int64_t endpoint_id, int64_t total, int64_t threshold);
 	void *on_count_ctx;

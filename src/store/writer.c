@@ -12,7 +12,7 @@
 #include "core/metrics.h"
 #include "store/db.h"
 
-#define NSTMT 16
+#define NSTMT 64
 
 struct writer {
 	pthread_t thread;

@@ -48,7 +48,9 @@ void writer_submit(struct writer *w, struct writer_op *op);
 /* Queues op and waits for its outcome (its done is replaced; apply must
  * not forward it). */
 int writer_run(struct writer *w, struct writer_op *op);
-/* A statement cached on the writer's connection (slot < 16), for apply(). */
+/* A statement cached on the writer's connection (slot < 64), for apply().
+ * Slots 0..15 belong to store/subs.c and store/move.c, 16..63 to
+ * store/events.c. */
 sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql);
 /* Commits everything already queued, then stops the thread. Accepts NULL. */
 void writer_destroy(struct writer *w);

@@ -3,13 +3,15 @@
  * input; a keyed context duplicated per call skips the lookup and the key
  * setup. The shared context is only read (duplicated), never updated. */
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include "core/alloc.h"
-#include "vault/vault.h"
+#include "core/alloc.h"
+#include "vault/vault_int.h"
 
 struct vault_mac {
 	EVP_MAC_CTX *keyed; /* initialised with the key; read-only after create */
@@ -47,4 +49,21 @@ void vault_mac_destroy(struct vault_mac *m)
 		return;
 	EVP_MAC_CTX_free(m->keyed);
 	free(m);
+}
+
+struct vault_mac *vault_key_mac(const struct vault_key *k, const char *label)
+{
+	static const char domain[] = "inlet-mac-v1";
+	uint8_t msg[sizeof(domain) + 64], sub[32];
+	size_t ll = strlen(label);
+	struct vault_mac *m;
+
+	if (ll > 64)
+		ll = 64;
+	memcpy(msg, domain, sizeof(domain)); /* with its NUL: a separator */
+	memcpy(msg + sizeof(domain), label, ll);
+	vault_hmac_sha256(k->key, VAULT_KEY_BYTES, msg, sizeof(domain) + ll, sub);
+	m = vault_mac_create(sub, sizeof(sub));
+	secure_wipe(sub, sizeof(sub));
+	return m;
 }

@@ -145,6 +145,11 @@ struct vault_mac;
 struct vault_mac *vault_mac_create(const void *key, size_t key_len);
 void vault_mac_compute(const struct vault_mac *m, const void *data, size_t len, uint8_t out[32]);
 void vault_mac_destroy(struct vault_mac *m);
+/* A MAC under a subkey of an endpoint's data key for one purpose (label,
+ * at most 64 bytes): equal inputs give equal tags within the endpoint and
+ * unrelated tags elsewhere, and nothing about the data key leaves the
+ * Vault. Issue fingerprints and blind search tokens use it. */
+struct vault_mac *vault_key_mac(const struct vault_key *k, const char *label);
 /* Constant-time comparison: 1 when equal. */
 int vault_ct_equal(const void *a, const void *b, size_t len);
 

@@ -22,6 +22,12 @@ const REQUIRED = [
   'GET /api/v1/openapi.json',
   'POST /f/{key}', 'OPTIONS /f/{key}', 'GET /f/{key}/thanks',
   'GET /healthz', 'GET /metrics',
+  // error tracking
+  'POST /v1/{key}/event', 'GET /v1/{key}/ping', 'POST /v1/{key}/ping', 'POST /v1/{key}/report',
+  'POST /api/{project}/envelope/', 'POST /api/{project}/store/',
+  'GET /api/v1/endpoints/{id}/issues', 'GET /api/v1/issues/{id}', 'PATCH /api/v1/issues/{id}',
+  'GET /api/v1/issues/{id}/events', 'GET /api/v1/events/{id}',
+  'GET /api/v1/issues/{id}/graph', 'GET /api/v1/endpoints/{id}/sessions', 'GET /api/v1/endpoints/{id}/stats',
 ];
 
 /** "GET /a/{x}/b" → "GET /a/{}/b": compares routes whatever the parameters are called. */
