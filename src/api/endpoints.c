@@ -37,6 +37,7 @@ static void events_fields(struct app *app, const struct endpoint *e, json_object
 	json_object_object_add(o, "dsn", json_object_new_string(v));
 	free(v);
 	v = xasprintf("%s/v1/%s", url, e->key);
+	json_object_object_add(o, "url", json_object_new_string(v));
 	json_object_object_add(o, "ingest_url", json_object_new_string(v));
 	free(v);
 }

@@ -216,9 +216,9 @@ int trackx_json_parse(const char *body, size_t len, int max_depth,
 		end = len;
 	}
 	if (!o || jerr != json_tokener_success) {
-		/* "null" parses to NULL with success. */
+		/* "null" parses to NULL with success: valid JSON, no value. */
 		if (jerr == json_tokener_success && !o)
-			*why = "JSON null where a value was expected";
+			*why = TRACKX_WHY_NULL;
 		goto out;
 	}
 	for (i = end; i < len; i++)
@@ -233,6 +233,8 @@ out:
 	json_tokener_free(tok);
 	return rc;
 }
+
+const char TRACKX_WHY_NULL[] = "JSON null where a value was expected";
 
 /* ---- lengths as JavaScript counts them ---- */
 
@@ -477,6 +479,8 @@ int trackx_event_parse(const char *body, size_t len, const struct trackx_limits 
 	if ((rc = trackx_json_parse(body, len, lim->max_depth, &root, &why))) {
 		if (rc == INLET_ENOMEM)
 			return rc;
+		if (why == TRACKX_WHY_NULL) /* JSON, but not an object */
+			return fail(err, 400, "INVALID_BODY", NULL, "Invalid body");
 		return fail(err, 400, "INVALID_JSON", NULL, why);
 	}
 	if (!json_object_is_type(root, json_type_object)) {

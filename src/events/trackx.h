@@ -159,6 +159,9 @@ int trackx_event_parse(const char *body, size_t len, const struct trackx_limits 
  * JSON.parse, as json-c would cut the key there ("name\u0000x" would
  * become "name"). On success returns 0 and *out is the value (caller puts it); on
  * failure INLET_EINVAL, *out NULL and *why a static message. */
+/* The *why trackx_json_parse gives for the text "null": valid JSON that
+ * holds no value (compare the pointer). */
+extern const char TRACKX_WHY_NULL[];
 int trackx_json_parse(const char *body, size_t len, int max_depth,
 		      struct json_object **out, const char **why);
 

@@ -85,10 +85,11 @@ void sentry_begin(struct http_req *r)
 	arena_on_destroy(a, req_cleanup, q);
 	http_set_state(r, q);
 	key = request_key(r, &auth, &bad);
-	if (key || bad) {
-		q->g = evgate_open(r, bad ? NULL : key, 1);
-		if (bad)
-			evgate_fail(q->g, 401, "bad_auth", "The X-Sentry-Auth header is malformed.");
+	if (bad) {
+		q->g = evgate_new(r, 1);
+		evgate_fail(q->g, 401, "bad_auth", "The X-Sentry-Auth header is malformed.");
+	} else if (key) {
+		q->g = evgate_open(r, key, 1);
 	}
 	if (decompress_check(ce)) {
 		if (!q->g)
@@ -109,10 +110,21 @@ static int project_matches(struct http_req *r, struct sentry_req *q)
 	return strcmp(http_param(r, "project"), want) == 0;
 }
 
+/* An event without an id gets one, as Sentry's relay gives it. */
+static void new_event_id(char out[33])
+{
+	uint8_t b[16];
+
+	rand_bytes(b, sizeof(b));
+	hex_encode(out, b, sizeof(b));
+}
+
 static void answer(struct http_req *r, struct sentry_req *q)
 {
 	char body[64];
 
+	if (!q->event_id[0])
+		new_event_id(q->event_id);
 	evgate_cors(r, q->g);
 	snprintf(body, sizeof(body), "{\"id\":\"%s\"}", q->event_id);
 	http_respond(r, 200, "application/json", body, strlen(body));
@@ -143,15 +155,6 @@ static int fail(struct http_req *r, struct sentry_req *q, int status, const char
 	evgate_fail(q->g, status, code, msg);
 	evgate_respond_failure(r, q->g);
 	return -1;
-}
-
-/* An event without an id gets one, as Sentry's relay gives it. */
-static void new_event_id(char out[33])
-{
-	uint8_t b[16];
-
-	rand_bytes(b, sizeof(b));
-	hex_encode(out, b, sizeof(b));
 }
 
 /* Parses one event item (or the /store/ body) into a json-c object. */

@@ -317,10 +317,18 @@ test('ip modes: store, hash, drop', T, async () => {
   assert.match(x.meta.ip_hash, /^[0-9a-f]{16,}$/i);
 });
 
-test('kind=events endpoints get their own public key and form URL', T, async () => {
+test('kind=events endpoints get their own key, a DSN and an ingest URL, and take no form posts', T, async () => {
   const ep = await createEndpoint(api, 'events', undefined, 'events');
   assert.equal(ep.kind, 'events');
-  assert.equal(ep.url, `${base}/f/${ep.key}`);
+  assert.match(ep.key, /^[0-9a-f]{32}$/);
+  assert.match(ep.project_id, /^[1-9][0-9]{9}$/);
+  assert.equal(ep.url, `${base}/v1/${ep.key}`);
+  assert.equal(ep.ingest_url, `${base}/v1/${ep.key}`);
+  const u = new URL(base);
+  assert.equal(ep.dsn, `${u.protocol}//${ep.key}@${u.host}/${ep.project_id}`);
+  const j = await postForm(base, ep.key, 'urlencoded', [['a', '1']]);
+  assert.equal(j.status, 404);
+  assert.equal(j.json.errors[0].code, 'FORM_NOT_FOUND');
 });
 
 test('INLET_PUBLIC_URL sets the base of built URLs', T, async () => {

@@ -119,6 +119,111 @@ test('plaintext scan: a marker posted in fields, a file, its name and headers is
   }
 });
 
+test('plaintext scan, error tracking: a marker in a TrackX event, a Sentry event and its attachment, and a CSP report is on no disk byte', T, async () => {
+  const data = await makeDataDir();
+  const acct = await newAccount(data);
+  const server = await startServer(data);
+  const api = apiClient(server.url, acct.token);
+  const ep = await createEndpoint(api, 'scan-events', { ip: 'store', rate_limit: { per_minute: 0, burst: 1 } }, 'events');
+  assert.equal(ep.kind, 'events');
+
+  // Lower case: a report's blocked origin is lowercased in its title.
+  const marker = `mk${randomBytes(12).toString('hex')}`;
+  const M = (what) => `${marker}${what}`;
+
+  // TrackX: message (so the title), stack (so the culprit), uri, meta, User-Agent, Referer.
+  const tx = {
+    name: 'TypeError',
+    message: `checkout broke ${M('message')}`,
+    stack: `TypeError: checkout broke\n    at ${M('fn')} (https://shop.example/js/${M('file')}.js:10:5)`,
+    type: 1,
+    uri: `https://shop.example/${M('uri')}`,
+    meta: { _c: 'd', _v: '0.6.1', note: M('meta') },
+  };
+  const t = await request(`${server.url}/v1/${ep.key}/event`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain', 'User-Agent': `Mozilla/5.0 ${M('ua')}`, Referer: `https://shop.example/${M('ref')}` },
+    body: JSON.stringify(tx),
+  });
+  assert.equal(t.status, 200, t.text);
+
+  // Sentry: an envelope with the event (title, extra, release) and an
+  // attachment whose bytes hold the marker across 64 KiB chunk boundaries.
+  const eventId = randomBytes(16).toString('hex');
+  const sev = {
+    event_id: eventId,
+    platform: 'javascript',
+    level: 'error',
+    release: `shop@${M('release')}`,
+    exception: { values: [{ type: 'Error', value: `sentry ${M('value')}`, stacktrace: { frames: [{ filename: 'https://shop.example/js/app.js', function: 'pay', lineno: 1, colno: 1, in_app: true }] } }] },
+    extra: { secret: M('extra') },
+  };
+  const att = randomBytes(150 * 1024);
+  for (const at of [0, 65536 - 10, 131072 - 10, att.length - 40]) att.write(M('att'), at, 'latin1');
+  const lines = [
+    Buffer.from(`${JSON.stringify({ event_id: eventId, dsn: ep.dsn })}\n`),
+    Buffer.from(`${JSON.stringify({ type: 'event' })}\n${JSON.stringify(sev)}\n`),
+    Buffer.from(`${JSON.stringify({ type: 'attachment', length: att.length, filename: `${M('attname')}.log`, content_type: 'text/plain' })}\n`),
+    att,
+    Buffer.from('\n'),
+  ];
+  const s = await request(`${server.url}/api/${ep.project_id}/envelope/`, { method: 'POST', headers: { 'User-Agent': `sentry.javascript.node ${M('sua')}` }, body: Buffer.concat(lines) });
+  assert.equal(s.status, 200, s.text);
+  assert.deepEqual(s.json, { id: eventId });
+
+  // A CSP report: the blocked URL (in the title) and the document.
+  const c = await request(`${server.url}/v1/${ep.key}/report`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/csp-report' },
+    body: JSON.stringify({ 'csp-report': {
+      'document-uri': `https://shop.example/${M('doc')}`, 'violated-directive': 'script-src-elem', 'effective-directive': 'script-src-elem',
+      'blocked-uri': `https://${M('host')}.example/x.js`, 'source-file': 'https://shop.example/js/app.js', 'line-number': 3, 'column-number': 4,
+      'original-policy': "script-src 'self'", disposition: 'enforce', 'status-code': 200,
+    } }),
+  });
+  assert.equal(c.status, 200, c.text);
+  assert.deepEqual(c.json, { accepted: 1, skipped: 0 });
+
+  // The API shows all three, and a search by the marker finds them.
+  const found = await api.get(`/api/v1/endpoints/${ep.id}/issues?q=${marker}`);
+  assert.equal(found.status, 200, found.text);
+  assert.deepEqual(found.json.data.map((i) => i.title).sort(), [
+    `CSP violation: script-src-elem blocked https://${M('host')}.example`,
+    `Error: sentry ${M('value')}`,
+    `TypeError: checkout broke ${M('message')}`,
+  ]);
+  const upper = await api.get(`/api/v1/endpoints/${ep.id}/issues?q=${M('VALUE').toUpperCase()}`);
+  assert.deepEqual(upper.json.data.map((i) => i.title), [`Error: sentry ${M('value')}`], 'any case');
+  const byFn = await api.get(`/api/v1/endpoints/${ep.id}/issues?q=${M('fn')}`);
+  assert.equal(byFn.json.data.length, 1, 'the culprit is searchable');
+  const tIssue = found.json.data.find((i) => i.kind === 'trackx');
+  assert.match(tIssue.culprit, new RegExp(M('fn')));
+  assert.equal(tIssue.uri, tx.uri);
+  const tEv = await api.get(`/api/v1/events/${t.json.id}`);
+  assert.deepEqual(tEv.json.data, tx);
+  assert.match(tEv.json.meta.user_agent, new RegExp(M('ua')));
+  const sIssue = found.json.data.find((i) => i.kind === 'sentry');
+  assert.equal(sIssue.release, `shop@${M('release')}`);
+  const sEv = await api.get(`/api/v1/events/${sIssue.last_event}`);
+  assert.equal(sEv.json.data.extra.secret, M('extra'));
+  assert.deepEqual(sEv.json.attachments.map((a) => [a.name, a.size]), [[`${M('attname')}.log`, att.length]]);
+  const cIssue = found.json.data.find((i) => i.kind === 'report');
+  assert.equal(cIssue.uri, `https://shop.example/${M('doc')}`);
+
+  // While serving ...
+  const live = await findBytes(data, marker);
+  assert.deepEqual(live, [], `plaintext on disk while serving: ${JSON.stringify(live)}`);
+  // ... and after a clean stop (the WAL checkpointed into the databases).
+  await server.stop();
+  const files = await walkFiles(data);
+  assert.ok(files.some((x) => x.rel.startsWith(`blobs${path.sep}`)), `the attachment lives under blobs/: ${files.map((x) => x.rel).join(', ')}`);
+  const hits = await findBytes(data, marker);
+  assert.deepEqual(hits, [], `plaintext on disk after stop: ${JSON.stringify(hits)}`);
+  for (const enc of [Buffer.from(M('message')).toString('base64').slice(0, 24), Buffer.from(M('att')).toString('hex'), marker.toUpperCase()]) {
+    assert.deepEqual(await findBytes(data, enc), [], `encoded plaintext ${enc}`);
+  }
+});
+
 test('master.key: created 0600 at first start, with a log line about backing it up', T, async () => {
   const data = await makeDataDir();
   const server = await startServer(data);
