@@ -102,6 +102,7 @@ bench:
 	@bash scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build/inlet
 	@bash bench/ingest
+	@bash bench/events
 
 clean:
 	rm -rf build

@@ -420,9 +420,10 @@ static void t_json(void **state)
 		"{'type':NaN}", "{'type':Infinity}", "{'type':-Infinity}", "{'type':1.}",
 		"{'type':1.e1}", "{'type':-.5}", "{'type':01}", "{'type':-01}", "{'type':+1}",
 		"{'type':0x1}", "{'name':'\\x'}", "{'name':'\\u12'}", "{'meta':{'a':[1,]}}",
-		"null", "{'name':undefined}",
+		"{'name':undefined}",
 	};
-	static const char *const not_object[] = { "[]", "[{}]", "'x'", "1", "true" };
+	/* JSON, but not an object ("null" too: valid JSON without a value). */
+	static const char *const not_object[] = { "[]", "[{}]", "'x'", "1", "true", "null" };
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
