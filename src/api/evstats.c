@@ -45,6 +45,26 @@ static int range(struct http_req *r, int64_t def_ms, int64_t *from, int64_t *to)
 	return 0;
 }
 
+static const char *const issue_cols[] = { "count" };
+static const char *const session_cols[] = { "sessions", "errored", "crashed" };
+
+/* [{"t": ms, cols[0]: a, cols[1]: b, cols[2]: c}, ...] */
+static json_object *points_json(const struct ev_point *pts, size_t n, const char *const *cols, int ncols)
+{
+	json_object *data = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_new_object();
+		const int64_t v[3] = { pts[i].a, pts[i].b, pts[i].c };
+
+		json_object_object_add(p, "t", json_object_new_int64(pts[i].t));
+		for (int k = 0; k < ncols && k < 3; k++)
+			json_object_object_add(p, cols[k], json_object_new_int64(v[k]));
+		json_object_array_add(data, p);
+	}
+	return data;
+}
+
 void api_issue_graph(struct http_req *r)
 {
 	struct app *app = http_app(r);
@@ -98,14 +118,7 @@ void api_issue_graph(struct http_req *r)
 		http_error_rc(r, rc);
 		return;
 	}
-	data = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_new_object();
-
-		json_object_object_add(p, "t", json_object_new_int64(pts[i].t));
-		json_object_object_add(p, "count", json_object_new_int64(pts[i].a));
-		json_object_array_add(data, p);
-	}
+	data = points_json(pts, n, issue_cols, 1);
 	o = json_object_new_object();
 	json_object_object_add(o, "interval", json_object_new_string(bucket == EV_DAY_MS ? "day" : "hour"));
 	json_object_object_add(o, "data", data);
@@ -134,16 +147,7 @@ void api_sessions_graph(struct http_req *r)
 		http_error_rc(r, rc);
 		return;
 	}
-	data = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		json_object *p = json_object_new_object();
-
-		json_object_object_add(p, "t", json_object_new_int64(pts[i].t));
-		json_object_object_add(p, "sessions", json_object_new_int64(pts[i].a));
-		json_object_object_add(p, "errored", json_object_new_int64(pts[i].b));
-		json_object_object_add(p, "crashed", json_object_new_int64(pts[i].c));
-		json_object_array_add(data, p);
-	}
+	data = points_json(pts, n, session_cols, 3);
 	o = json_object_new_object();
 	json_object_object_add(o, "data", data);
 	http_respond_json(r, 200, o);

@@ -4,6 +4,7 @@
  * at all while the rest of the writer's batch commits. */
 #include "store/events.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,25 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st)
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return 0;
 	return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+}
+
+/* Ends savepoint name: kept when rc is 0, else undone (unless SQLite has
+ * already rolled the whole transaction back) and rc returned. */
+static int savepoint_end(sqlite3 *db, const char *name, int rc)
+{
+	char sql[48];
+
+	if (!rc) {
+		snprintf(sql, sizeof(sql), "RELEASE %s", name);
+		return db_exec(db, sql);
+	}
+	if (!sqlite3_get_autocommit(db)) {
+		snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
+		db_exec(db, sql);
+		snprintf(sql, sizeof(sql), "RELEASE %s", name);
+		db_exec(db, sql);
+	}
+	return rc;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -257,14 +277,13 @@ static int exec_i64(sqlite3 *db, const char *sql, int64_t a)
 
 /* A new day: the session rows of earlier days were keyed with a salt that
  * is gone, so no visit can match them again. */
-static int prune(sqlite3 *db, struct substore *s, int64_t day)
+static int prune(sqlite3 *db, int64_t day)
 {
 	int rc;
 
 	if ((rc = exec_i64(db, "DELETE FROM sessions WHERE day<?", day)) ||
 	    (rc = exec_i64(db, "DELETE FROM issue_sessions WHERE day<?", day)))
 		return rc;
-	s->ev_prune_day = day;
 	return 0;
 }
 
@@ -280,12 +299,13 @@ static int batch_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct batch_op *bo = (struct batch_op *)op;
 	struct ev_batch *b = bo->b;
-	int rc = 0;
+	int64_t day = b->now_ms / EV_DAY_MS;
+	int pruning = day != bo->s->ev_prune_day, rc;
 
 	if ((rc = db_exec(db, "SAVEPOINT ev")))
 		return rc;
-	if (b->now_ms / EV_DAY_MS != bo->s->ev_prune_day)
-		rc = prune(db, bo->s, b->now_ms / EV_DAY_MS);
+	if (pruning)
+		rc = prune(db, day);
 	for (size_t i = 0; i < b->nevents && !rc; i++)
 		rc = record_apply(w, db, b->endpoint_id, &b->events[i]);
 	for (size_t i = 0; i < b->nsessions && !rc; i++) {
@@ -299,14 +319,9 @@ static int batch_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 
 		rc = hour_add(w, db, b->endpoint_id, g->hour_ms, g->sessions, g->errored, g->crashed);
 	}
-	if (rc) {
-		if (!sqlite3_get_autocommit(db)) {
-			db_exec(db, "ROLLBACK TO ev");
-			db_exec(db, "RELEASE ev");
-		}
-		return rc;
-	}
-	return db_exec(db, "RELEASE ev");
+	if ((rc = savepoint_end(db, "ev", rc)) == 0 && pruning)
+		bo->s->ev_prune_day = day; /* (a rolled back prune runs again) */
+	return rc;
 }
 
 static void batch_done(struct writer_op *op, int rc)
@@ -353,15 +368,7 @@ static int sync_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 
 	if ((rc = db_exec(db, "SAVEPOINT evs")))
 		return rc;
-	rc = o->fn(w, db, o);
-	if (rc) {
-		if (!sqlite3_get_autocommit(db)) {
-			db_exec(db, "ROLLBACK TO evs");
-			db_exec(db, "RELEASE evs");
-		}
-		return rc;
-	}
-	return db_exec(db, "RELEASE evs");
+	return savepoint_end(db, "evs", o->fn(w, db, o));
 }
 
 static void sync_done(struct writer_op *op, int rc)

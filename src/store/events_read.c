@@ -44,6 +44,19 @@ static int rd_end(struct rd *r, int step_rc)
 	return rc ? rc : 0;
 }
 
+/* Room for one more element in an arena array of *cap (doubling). */
+static void *grow(struct arena *a, void *arr, size_t n, size_t *cap, size_t size)
+{
+	void *bigger;
+
+	if (n < *cap)
+		return arr;
+	bigger = arena_alloc(a, 2 * *cap * size);
+	memcpy(bigger, arr, n * size);
+	*cap *= 2;
+	return bigger;
+}
+
 static const uint8_t *col_blob(struct arena *a, sqlite3_stmt *st, int col, size_t *len)
 {
 	*len = (size_t)sqlite3_column_bytes(st, col);
@@ -276,13 +289,7 @@ static int points(struct rd *r, int ncols, struct arena *a, struct ev_point **pt
 	while ((rc = sqlite3_step(r->st)) == SQLITE_ROW) {
 		struct ev_point *p;
 
-		if (*n == cap) {
-			struct ev_point *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
-
-			memcpy(bigger, *pts, cap * sizeof(*bigger));
-			*pts = bigger;
-			cap *= 2;
-		}
+		*pts = grow(a, *pts, *n, &cap, sizeof(**pts));
 		p = &(*pts)[(*n)++];
 		memset(p, 0, sizeof(*p));
 		p->t = sqlite3_column_int64(r->st, 0);
@@ -345,13 +352,7 @@ int evstore_counts(struct substore *s, int64_t account_id, int64_t endpoint_id, 
 	*n = 0;
 	*rows = arena_alloc(a, cap * sizeof(**rows));
 	while ((rc = sqlite3_step(r.st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			struct ev_count *bigger = arena_alloc(a, 2 * cap * sizeof(*bigger));
-
-			memcpy(bigger, *rows, cap * sizeof(*bigger));
-			*rows = bigger;
-			cap *= 2;
-		}
+		*rows = grow(a, *rows, *n, &cap, sizeof(**rows));
 		(*rows)[*n].day = sqlite3_column_int64(r.st, 0);
 		(*rows)[*n].name = arena_strdup(a, (const char *)sqlite3_column_text(r.st, 1));
 		(*rows)[(*n)++].n = sqlite3_column_int64(r.st, 2);
