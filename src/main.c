@@ -529,12 +529,6 @@ static int cmd_shards(int argc, char **argv)
 			fprintf(stderr, "inlet: no endpoint %s\n", argv[optind]);
 			goto out;
 		}
-		if (strcmp(ep.kind, "events") == 0) {
-			/* A move copies submissions; issues, sessions and their
-			 * counters would stay behind. */
-			fprintf(stderr, "inlet: %s is an events endpoint; events endpoints do not move yet\n", ep.pid);
-			goto out;
-		}
 		if (strcmp(ep.location, "shared") != 0) {
 			printf("%s already lives in %s\n", ep.pid, ep.location);
 			ret = 0;

@@ -80,6 +80,7 @@ int evp_begin(struct http_req *r, struct ep_entry *ep, const char *origin, struc
 	p->origin = origin ? origin : "";
 	p->batch.endpoint_id = ep->id;
 	p->batch.now_ms = p->now;
+	p->batch.shard_threshold = (int64_t)ep->settings.shard_threshold;
 	p->batch.events = p->events;
 	p->batch.sessions = p->sessions;
 	arena_on_destroy(a, evp_cleanup, p);

@@ -172,8 +172,10 @@ static int bind_run(sqlite3 *db, sqlite3_stmt *st, int64_t a, int64_t b)
 	return step_done(db, st);
 }
 
-static int record_apply(struct writer *w, sqlite3 *db, int64_t endpoint_id, struct ev_record *e)
+static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const struct ev_batch *b,
+			struct ev_record *e)
 {
+	int64_t endpoint_id = b->endpoint_id;
 	int64_t ms = sub_id_ms(e->id);
 	sqlite3_stmt *st;
 	int state = ISSUE_OPEN, rc;
@@ -236,6 +238,11 @@ static int record_apply(struct writer *w, sqlite3 *db, int64_t endpoint_id, stru
 	sqlite3_bind_blob(st, 6, e->sealed, (int)e->sealed_len, SQLITE_STATIC);
 	if ((rc = step_done(db, st)))
 		return rc;
+	/* Events count towards a move to a database of their own, and while
+	 * one copies them out, each new one is logged for it. */
+	if (substore_is_tracked(s, endpoint_id) && (rc = substore_log_write(w, endpoint_id, e->id)))
+		return rc;
+	substore_count_delta(s, endpoint_id, 1, b->shard_threshold);
 	if (!(st = writer_stmt(w, S_ISSUE_HOUR,
 			       "INSERT INTO issue_hours(issue_id,hour,n) VALUES(?,?,1)"
 			       " ON CONFLICT(issue_id,hour) DO UPDATE SET n=n+1")) ||
@@ -299,15 +306,23 @@ static int batch_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct batch_op *bo = (struct batch_op *)op;
 	struct ev_batch *b = bo->b;
+	struct substore *to = substore_moved_to(bo->s, b->endpoint_id);
 	int64_t day = b->now_ms / EV_DAY_MS;
-	int pruning = day != bo->s->ev_prune_day, rc;
+	int pruning, rc;
 
+	if (to) {
+		/* Queued before its endpoint moved: it belongs there now. */
+		bo->s = to;
+		writer_submit(to->writer, op);
+		return WRITER_FORWARDED;
+	}
+	pruning = day != bo->s->ev_prune_day;
 	if ((rc = db_exec(db, "SAVEPOINT ev")))
 		return rc;
 	if (pruning)
 		rc = prune(db, day);
 	for (size_t i = 0; i < b->nevents && !rc; i++)
-		rc = record_apply(w, db, b->endpoint_id, &b->events[i]);
+		rc = record_apply(w, db, bo->s, b, &b->events[i]);
 	for (size_t i = 0; i < b->nsessions && !rc; i++) {
 		struct ev_session *s = &b->sessions[i];
 
@@ -349,6 +364,7 @@ void evstore_submit(struct substore *s, struct ev_batch *b, ev_done_fn done, voi
 
 struct sync_op {
 	struct writer_op op; /* first */
+	struct substore *s;
 	int (*fn)(struct writer *w, sqlite3 *db, struct sync_op *o);
 	int64_t endpoint_id, id;
 	int state;
@@ -361,11 +377,25 @@ struct sync_op {
 	size_t len;
 };
 
+static void sync_done(struct writer_op *op, int rc);
+
 static int sync_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct sync_op *o = (struct sync_op *)op;
+	struct substore *to = o->endpoint_id ? substore_moved_to(o->s, o->endpoint_id) : NULL;
 	int rc;
 
+	if (to) {
+		/* Queued before its endpoint moved. Its caller waits on this
+		 * writer, so it runs on the new store's writer while this one
+		 * waits. */
+		struct sync_op fwd = *o;
+
+		fwd.s = to;
+		fwd.op.done = sync_done;
+		fwd.op.next = NULL;
+		return writer_run(to->writer, &fwd.op);
+	}
 	if ((rc = db_exec(db, "SAVEPOINT evs")))
 		return rc;
 	return savepoint_end(db, "evs", o->fn(w, db, o));
@@ -379,6 +409,7 @@ static void sync_done(struct writer_op *op, int rc)
 
 static int run_sync(struct substore *s, struct sync_op *o)
 {
+	o->s = s;
 	o->op.apply = sync_apply;
 	o->op.done = sync_done;
 	return writer_run(substore_writer(s), &o->op);
@@ -450,6 +481,7 @@ void evstore_count_submit(struct substore *s, struct ev_count_delta *d, size_t n
 {
 	struct sync_op *o = xcalloc(1, sizeof(*o));
 
+	o->s = s;
 	o->fn = count_fn;
 	o->deltas = d;
 	o->n = n;

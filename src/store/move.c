@@ -12,22 +12,84 @@
 #include "store/subs_int.h"
 #include "store/writer.h"
 
-#define ROW_COLS "id,endpoint_id,status,key_version,nfiles,sealed"
+/* The endpoint's own rows, copied by scan and log: submissions for a form,
+ * events for an events endpoint. Rows travel as SQLite values, so one copy
+ * serves both tables (their schemas are the same in source and target). */
+struct move_table {
+	const char *name;
+	const char *cols;
+	int ncols;
+};
+
+static const struct move_table tables[2] = {
+	{ "submissions", "id,endpoint_id,status,key_version,nfiles,sealed", 6 },
+	{ "events", "id,endpoint_id,issue_id,key_version,dict_id,sealed", 6 },
+};
+
+/* An events endpoint's other tables: small next to its events, and
+ * changed by every event (counters, hours, sessions), so they are copied
+ * whole in the cutover, alone on the source's writer. Each: the table and
+ * which of its rows are the endpoint's (?1). Issues come before the rows
+ * that name them. */
+static const struct { const char *table, *where; } aggregates[] = {
+	{ "issues", "endpoint_id=?1" },
+	{ "issue_hours", "issue_id IN (SELECT id FROM issues WHERE endpoint_id=?1)" },
+	{ "issue_sessions", "issue_id IN (SELECT id FROM issues WHERE endpoint_id=?1)" },
+	{ "sessions", "endpoint_id=?1" },
+	{ "session_hours", "endpoint_id=?1" },
+	{ "zdicts", "endpoint_id=?1" },
+};
+#define NAGG (sizeof(aggregates) / sizeof(*aggregates))
+
+/* Rows of one table as copied values, ncols per row. */
+struct rowset {
+	sqlite3_value **v;
+	size_t nrows, cap; /* cap in values */
+	int ncols;
+};
 
 /* What one step writes into the target. */
 struct copy_set {
-	struct sub_row *rows; /* upserts, in the order read */
-	size_t nrows, rows_cap;
+	const struct move_table *t;
+	struct rowset rows;   /* upserts, in the order read */
 	int64_t *dels;        /* ids gone from the source */
 	size_t ndels, dels_cap;
 	int64_t scan_done, log_done;
 	int complete;
+	struct rowset agg[NAGG]; /* cutover of an events endpoint only */
+	int with_agg;
 };
 
-static void add_row(struct arena *a, struct copy_set *c, sqlite3_stmt *st)
+static int add_row(struct rowset *rs, sqlite3_stmt *st)
 {
-	c->rows = arena_grow(a, c->rows, c->nrows, &c->rows_cap, sizeof(*c->rows));
-	substore_row_from(a, st, &c->rows[c->nrows++]);
+	size_t need = (rs->nrows + 1) * (size_t)rs->ncols;
+
+	if (need > rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 64 * (size_t)rs->ncols;
+		if (rs->cap < need)
+			rs->cap = need;
+		rs->v = xrealloc(rs->v, rs->cap * sizeof(*rs->v));
+	}
+	for (int i = 0; i < rs->ncols; i++)
+		if (!(rs->v[rs->nrows * (size_t)rs->ncols + (size_t)i] = sqlite3_value_dup(sqlite3_column_value(st, i))))
+			abort(); /* out of memory */
+	rs->nrows++;
+	return 0;
+}
+
+static void rowset_free(struct rowset *rs)
+{
+	for (size_t i = 0; i < rs->nrows * (size_t)rs->ncols; i++)
+		sqlite3_value_free(rs->v[i]);
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static void copy_set_free(struct copy_set *c)
+{
+	rowset_free(&c->rows);
+	for (size_t i = 0; i < NAGG; i++)
+		rowset_free(&c->agg[i]);
 }
 
 static void add_del(struct arena *a, struct copy_set *c, int64_t id)
@@ -44,17 +106,20 @@ static int read_changes(sqlite3 *db, struct arena *a, int64_t endpoint_id, int64
 			int64_t log_done, size_t limit, struct copy_set *c, size_t *nscan, size_t *nlog)
 {
 	sqlite3_stmt *scan = NULL, *logq = NULL, *one = NULL;
+	char *q;
 	int rc = 0, src;
 
 	*nscan = *nlog = 0;
 	c->scan_done = scan_done;
 	c->log_done = log_done;
-	if (sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM submissions WHERE endpoint_id=?1 AND id>?2"
-				   " ORDER BY endpoint_id, id LIMIT ?3", -1, &scan, NULL) != SQLITE_OK ||
+	c->rows.ncols = c->t->ncols;
+	q = arena_printf(a, "SELECT %s FROM %s WHERE endpoint_id=?1 AND id>?2 ORDER BY endpoint_id, id LIMIT ?3",
+			 c->t->cols, c->t->name);
+	if (sqlite3_prepare_v2(db, q, -1, &scan, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT seq,id FROM move_log WHERE endpoint_id=?1 AND seq>?2"
 				   " ORDER BY endpoint_id, seq LIMIT ?3", -1, &logq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM submissions WHERE id=?1 AND endpoint_id=?2",
-			       -1, &one, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, arena_printf(a, "SELECT %s FROM %s WHERE id=?1 AND endpoint_id=?2", c->t->cols,
+						c->t->name), -1, &one, NULL) != SQLITE_OK) {
 		rc = INLET_EDB;
 		goto out;
 	}
@@ -62,8 +127,8 @@ static int read_changes(sqlite3 *db, struct arena *a, int64_t endpoint_id, int64
 	sqlite3_bind_int64(scan, 2, scan_done);
 	sqlite3_bind_int64(scan, 3, limit ? (int64_t)limit : -1);
 	while ((src = sqlite3_step(scan)) == SQLITE_ROW) {
-		add_row(a, c, scan);
-		c->scan_done = c->rows[c->nrows - 1].id;
+		add_row(&c->rows, scan);
+		c->scan_done = sqlite3_column_int64(scan, 0);
 		(*nscan)++;
 	}
 	if (src != SQLITE_DONE) {
@@ -81,7 +146,7 @@ static int read_changes(sqlite3 *db, struct arena *a, int64_t endpoint_id, int64
 		sqlite3_bind_int64(one, 2, endpoint_id);
 		src = sqlite3_step(one);
 		if (src == SQLITE_ROW)
-			add_row(a, c, one);
+			add_row(&c->rows, one);
 		else if (src == SQLITE_DONE)
 			add_del(a, c, id);
 		else
@@ -98,6 +163,31 @@ out:
 	return rc;
 }
 
+/* Every aggregate row of the endpoint, from db (the source). */
+static int read_aggregates(sqlite3 *db, struct arena *a, int64_t endpoint_id, struct copy_set *c)
+{
+	int rc = 0, src = SQLITE_DONE;
+
+	c->with_agg = 1;
+	for (size_t i = 0; i < NAGG && !rc; i++) {
+		sqlite3_stmt *st = NULL;
+
+		if (sqlite3_prepare_v2(db, arena_printf(a, "SELECT * FROM %s WHERE %s", aggregates[i].table,
+							aggregates[i].where), -1, &st, NULL) != SQLITE_OK) {
+			rc = INLET_EDB;
+			break;
+		}
+		c->agg[i].ncols = sqlite3_column_count(st);
+		sqlite3_bind_int64(st, 1, endpoint_id);
+		while ((src = sqlite3_step(st)) == SQLITE_ROW)
+			add_row(&c->agg[i], st);
+		if (src != SQLITE_DONE)
+			rc = db_rc(db, src) ? db_rc(db, src) : INLET_EDB;
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
 /* ---- writing into the target ---------------------------------------------- */
 
 struct copy_op {
@@ -106,60 +196,123 @@ struct copy_op {
 	const struct copy_set *c;
 };
 
+static int step_values(sqlite3 *db, sqlite3_stmt *st, sqlite3_value *const *v, int n)
+{
+	int rc;
+
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_value(st, i + 1, v[i]);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : (db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB);
+}
+
+/* An INSERT OR REPLACE of a whole row of n columns into table. */
+static sqlite3_stmt *insert_stmt(sqlite3 *db, struct arena *a, const char *table, int n)
+{
+	sqlite3_stmt *st = NULL;
+	char *q = arena_printf(a, "INSERT OR REPLACE INTO %s VALUES(?", table);
+
+	for (int i = 1; i < n; i++)
+		q = arena_printf(a, "%s,?", q);
+	q = arena_printf(a, "%s)", q);
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	return st;
+}
+
+/* The endpoint's aggregate rows replace whatever the target holds of them
+ * (an earlier cutover that did not reach its commit point). */
+static int write_aggregates(sqlite3 *db, struct arena *a, int64_t endpoint_id, const struct copy_set *c)
+{
+	int rc = 0;
+
+	for (size_t i = NAGG; i-- > 0 && !rc;) {
+		sqlite3_stmt *st = NULL;
+
+		if (sqlite3_prepare_v2(db, arena_printf(a, "DELETE FROM %s WHERE %s", aggregates[i].table,
+							aggregates[i].where), -1, &st, NULL) != SQLITE_OK)
+			return INLET_EDB;
+		sqlite3_bind_int64(st, 1, endpoint_id);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : INLET_EDB;
+		sqlite3_finalize(st);
+	}
+	for (size_t i = 0; i < NAGG && !rc; i++) {
+		const struct rowset *rs = &c->agg[i];
+		sqlite3_stmt *st;
+
+		if (!rs->nrows)
+			continue;
+		if (!(st = insert_stmt(db, a, aggregates[i].table, rs->ncols)))
+			return INLET_EDB;
+		for (size_t r = 0; r < rs->nrows && !rc; r++)
+			rc = step_values(db, st, rs->v + r * (size_t)rs->ncols, rs->ncols);
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
 static int copy_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct copy_op *co = (struct copy_op *)op;
 	const struct copy_set *c = co->c;
-	sqlite3_stmt *ins = writer_stmt(w, 8, "INSERT OR REPLACE INTO submissions(" ROW_COLS ") VALUES(?,?,?,?,?,?)");
-	sqlite3_stmt *del = writer_stmt(w, 9, "DELETE FROM submissions WHERE id=? AND endpoint_id=?");
+	const int ev = c->t == &tables[1];
+	struct arena *a = arena_create(4096);
+	sqlite3_stmt *ins = writer_stmt(w, ev ? 12 : 8, ev ? "INSERT OR REPLACE INTO events(id,endpoint_id,issue_id,"
+							      "key_version,dict_id,sealed) VALUES(?,?,?,?,?,?)"
+							    : "INSERT OR REPLACE INTO submissions(id,endpoint_id,"
+							      "status,key_version,nfiles,sealed) VALUES(?,?,?,?,?,?)");
+	sqlite3_stmt *del = writer_stmt(w, ev ? 13 : 9, ev ? "DELETE FROM events WHERE id=? AND endpoint_id=?"
+							  : "DELETE FROM submissions WHERE id=? AND endpoint_id=?");
 	sqlite3_stmt *meta = writer_stmt(w, 10, "INSERT INTO move_meta(endpoint_id,scan_done,log_done,complete)"
 						" VALUES(?1,?2,?3,?4) ON CONFLICT(endpoint_id) DO UPDATE SET"
 						" scan_done=?2, log_done=?3, complete=?4");
-	int rc;
+	int rc = 0;
 
-	if (!ins || !del || !meta)
-		return INLET_EDB;
-	for (size_t i = 0; i < c->nrows; i++) {
-		const struct sub_row *r = &c->rows[i];
-
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, r->id);
-		sqlite3_bind_int64(ins, 2, r->endpoint_id);
-		sqlite3_bind_int(ins, 3, r->status);
-		sqlite3_bind_int64(ins, 4, r->key_version);
-		sqlite3_bind_int(ins, 5, r->nfiles);
-		sqlite3_bind_blob(ins, 6, r->sealed, (int)r->sealed_len, SQLITE_STATIC);
-		if ((rc = sqlite3_step(ins)) != SQLITE_DONE)
-			return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+	if (!ins || !del || !meta) {
+		rc = INLET_EDB;
+		goto out;
 	}
-	sqlite3_reset(ins);
-	for (size_t i = 0; i < c->ndels; i++) {
+	for (size_t i = 0; i < c->rows.nrows && !rc; i++)
+		rc = step_values(db, ins, c->rows.v + i * (size_t)c->rows.ncols, c->rows.ncols);
+	for (size_t i = 0; i < c->ndels && !rc; i++) {
 		sqlite3_reset(del);
 		sqlite3_bind_int64(del, 1, c->dels[i]);
 		sqlite3_bind_int64(del, 2, co->endpoint_id);
 		if ((rc = sqlite3_step(del)) != SQLITE_DONE)
-			return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+			rc = db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+		else
+			rc = 0;
 	}
 	sqlite3_reset(del);
+	if (!rc && c->with_agg)
+		rc = write_aggregates(db, a, co->endpoint_id, c);
+	if (rc)
+		goto out;
 	sqlite3_bind_int64(meta, 1, co->endpoint_id);
 	sqlite3_bind_int64(meta, 2, c->scan_done);
 	sqlite3_bind_int64(meta, 3, c->log_done);
 	sqlite3_bind_int(meta, 4, c->complete);
 	rc = sqlite3_step(meta);
 	sqlite3_reset(meta);
-	if (rc != SQLITE_DONE)
-		return INLET_EDB;
+	if (rc != SQLITE_DONE) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	rc = 0;
 	if (c->complete) {
 		/* The target's count starts exact; the writer keeps it from here. */
-		char sql[160];
+		char sql[200];
 
 		snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO endpoint_counts(endpoint_id,total)"
-					   " SELECT %lld, count(*) FROM submissions WHERE endpoint_id=%lld",
-			 (long long)co->endpoint_id, (long long)co->endpoint_id);
-		if ((rc = db_exec(db, sql)))
-			return rc;
+					   " SELECT %lld, count(*) FROM %s WHERE endpoint_id=%lld",
+			 (long long)co->endpoint_id, c->t->name, (long long)co->endpoint_id);
+		rc = db_exec(db, sql);
 	}
-	return 0;
+out:
+	arena_destroy(a);
+	return rc;
 }
 
 static void copy_done(struct writer_op *op, int rc)
@@ -241,7 +394,7 @@ int move_track(struct substore *src, int64_t endpoint_id, int on)
 
 /* ---- copy ------------------------------------------------------------------- */
 
-int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_id,
+int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_id, int events,
 		   size_t batch, int64_t *copied, int *caught_up)
 {
 	struct arena *a = arena_create(1 << 20);
@@ -252,6 +405,7 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 	int rc, complete;
 
 	memset(&c, 0, sizeof(c));
+	c.t = &tables[events ? 1 : 0];
 	*copied = 0;
 	*caught_up = 0;
 	if ((rc = read_meta(dst, endpoint_id, &scan_done, &log_done, &complete)))
@@ -271,6 +425,7 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 	*copied = (int64_t)nscan;
 	*caught_up = nscan < batch && nlog < batch;
 out:
+	copy_set_free(&c);
 	arena_destroy(a);
 	return rc;
 }
@@ -281,6 +436,7 @@ struct cutover_op {
 	struct writer_op op;
 	struct substore *src, *dst;
 	int64_t endpoint_id;
+	int events;
 	int (*commit)(void *ctx);
 	void (*switched)(void *ctx);
 	void *ctx;
@@ -297,10 +453,13 @@ static int cutover_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 
 	(void)w;
 	memset(&c, 0, sizeof(c));
+	c.t = &tables[co->events ? 1 : 0];
 	/* Alone on the source's writer: what is read here is final. */
 	if ((rc = read_meta(co->dst, co->endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
 	if ((rc = read_changes(db, a, co->endpoint_id, scan_done, log_done, 0, &c, &nscan, &nlog)))
+		goto out;
+	if (co->events && (rc = read_aggregates(db, a, co->endpoint_id, &c)))
 		goto out;
 	c.complete = 1;
 	if ((rc = write_target(co->dst, co->endpoint_id, &c)))
@@ -313,15 +472,16 @@ static int cutover_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	log_msg(LOG_INFO, "endpoint %lld moved: %zu rows and %zu changes in the final step",
 		(long long)co->endpoint_id, nscan, nlog);
 out:
+	copy_set_free(&c);
 	arena_destroy(a);
 	return rc;
 }
 
-int move_cutover(struct substore *src, struct substore *dst, int64_t endpoint_id,
+int move_cutover(struct substore *src, struct substore *dst, int64_t endpoint_id, int events,
 		 int (*commit)(void *ctx), void (*switched)(void *ctx), void *ctx)
 {
 	struct cutover_op co = { .op = { .apply = cutover_apply, .done = copy_done, .exclusive = 1 },
-				 .src = src, .dst = dst, .endpoint_id = endpoint_id,
+				 .src = src, .dst = dst, .endpoint_id = endpoint_id, .events = events,
 				 .commit = commit, .switched = switched, .ctx = ctx };
 
 	return writer_run(src->writer, &co.op);
@@ -332,6 +492,7 @@ int move_cutover(struct substore *src, struct substore *dst, int64_t endpoint_id
 struct cleanup_op {
 	struct writer_op op;
 	int64_t endpoint_id;
+	int events;
 	size_t batch;
 	int left_any;
 };
@@ -339,8 +500,10 @@ struct cleanup_op {
 static int cleanup_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 {
 	struct cleanup_op *c = (struct cleanup_op *)op;
-	sqlite3_stmt *st = writer_stmt(w, 11, "DELETE FROM submissions WHERE rowid IN"
-					      " (SELECT id FROM submissions WHERE endpoint_id=?1 LIMIT ?2)");
+	sqlite3_stmt *st = c->events ? writer_stmt(w, 14, "DELETE FROM events WHERE rowid IN"
+							  " (SELECT id FROM events WHERE endpoint_id=?1 LIMIT ?2)")
+				     : writer_stmt(w, 11, "DELETE FROM submissions WHERE rowid IN"
+							  " (SELECT id FROM submissions WHERE endpoint_id=?1 LIMIT ?2)");
 	int rc;
 
 	if (!st)
@@ -355,6 +518,22 @@ static int cleanup_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	if (!c->left_any) {
 		char sql[200];
 
+		/* The aggregates of an events endpoint go last, in one step:
+		 * they are small next to its events. */
+		for (size_t i = NAGG; c->events && i-- > 0;) {
+			char *q = sqlite3_mprintf("DELETE FROM %s WHERE %s", aggregates[i].table, aggregates[i].where);
+			sqlite3_stmt *del = NULL;
+
+			rc = sqlite3_prepare_v2(db, q, -1, &del, NULL) == SQLITE_OK ? 0 : INLET_EDB;
+			sqlite3_free(q);
+			if (!rc) {
+				sqlite3_bind_int64(del, 1, c->endpoint_id);
+				rc = sqlite3_step(del) == SQLITE_DONE ? 0 : INLET_EDB;
+			}
+			sqlite3_finalize(del);
+			if (rc)
+				return rc;
+		}
 		/* Gone: its log and count go too, and freed pages go back to
 		 * the file system a slice at a time (auto_vacuum=INCREMENTAL). */
 		snprintf(sql, sizeof(sql), "DELETE FROM move_log WHERE endpoint_id=%lld;"
@@ -366,10 +545,10 @@ static int cleanup_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	return 0;
 }
 
-int move_cleanup_step(struct substore *src, int64_t endpoint_id, size_t batch, int *left_any)
+int move_cleanup_step(struct substore *src, int64_t endpoint_id, int events, size_t batch, int *left_any)
 {
 	struct cleanup_op c = { .op = { .apply = cleanup_apply, .done = copy_done },
-				.endpoint_id = endpoint_id, .batch = batch };
+				.endpoint_id = endpoint_id, .events = events, .batch = batch };
 	int rc = writer_run(src->writer, &c.op);
 
 	*left_any = c.left_any;

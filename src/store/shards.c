@@ -222,13 +222,13 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int cleanup(struct shards *s, int64_t endpoint_id)
+static int cleanup(struct shards *s, int64_t endpoint_id, int events)
 {
 	int left = 1, rc = 0;
 
 	sleep_ms(CLEANUP_GRACE_MS);
 	while (left && !stop_requested(s, endpoint_id)) {
-		if ((rc = move_cleanup_step(s->shared, endpoint_id, CLEANUP_BATCH, &left)))
+		if ((rc = move_cleanup_step(s->shared, endpoint_id, events, CLEANUP_BATCH, &left)))
 			return rc;
 	}
 	if (!left) {
@@ -247,12 +247,13 @@ static int move_one(struct shards *s, int64_t endpoint_id)
 	struct cut_ctx cut;
 	char location[128];
 	int64_t total = 0, copied = 0, step, scan_done;
-	int caught_up = 0, complete, rc, published = 0;
+	int caught_up = 0, complete, rc, published = 0, events;
 
 	if ((rc = tenant_endpoint_by_id(s->t, endpoint_id, a, &ep)))
 		goto out;
+	events = strcmp(ep.kind, "events") == 0;
 	if (tenant_move_get(s->t, endpoint_id, a, &mv) == 0 && strcmp(mv.state, "cleanup") == 0) {
-		rc = cleanup(s, endpoint_id);
+		rc = cleanup(s, endpoint_id, events);
 		goto out;
 	}
 	if (strcmp(ep.location, "shared") != 0)
@@ -267,13 +268,14 @@ static int move_one(struct shards *s, int64_t endpoint_id)
 	/* From here every write to the endpoint's rows is logged. */
 	if ((rc = move_track(s->shared, endpoint_id, 1)))
 		goto out;
-	log_msg(LOG_INFO, "endpoint %s: moving %lld submissions to %s", ep.pid, (long long)total, location);
+	log_msg(LOG_INFO, "endpoint %s: moving %lld %s to %s", ep.pid, (long long)total,
+		events ? "events" : "submissions", location);
 	while (!caught_up) {
 		if (stop_requested(s, endpoint_id)) {
 			rc = INLET_ESHUTDOWN;
 			goto out;
 		}
-		if ((rc = move_copy_step(s->shared, dst, endpoint_id, s->batch, &step, &caught_up)))
+		if ((rc = move_copy_step(s->shared, dst, endpoint_id, events, s->batch, &step, &caught_up)))
 			goto out;
 		copied += step;
 		(void)tenant_move_set(s->t, endpoint_id, "copying", location, copied, total);
@@ -281,12 +283,12 @@ static int move_one(struct shards *s, int64_t endpoint_id)
 			sleep_ms(s->pause_ms);
 	}
 	cut = (struct cut_ctx){ .s = s, .endpoint_id = endpoint_id, .location = location, .dst = dst };
-	if ((rc = move_cutover(s->shared, dst, endpoint_id, cut_commit, cut_switched, &cut)))
+	if ((rc = move_cutover(s->shared, dst, endpoint_id, events, cut_commit, cut_switched, &cut)))
 		goto out;
 	published = 1; /* the route owns dst now */
 	(void)tenant_move_set(s->t, endpoint_id, "cleanup", location, total > copied ? total : copied, total);
 	log_msg(LOG_INFO, "endpoint %s: now lives in %s", ep.pid, location);
-	rc = cleanup(s, endpoint_id);
+	rc = cleanup(s, endpoint_id, events);
 out:
 	if (!published)
 		substore_close(dst);

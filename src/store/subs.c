@@ -104,7 +104,6 @@ int64_t sub_id_next(void)
 
 /* ---- writer ops ---------------------------------------------------------- */
 
-static void count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold);
 
 /* ---- routing helpers (writer thread) --------------------------------------- */
 
@@ -223,7 +222,7 @@ static int insert_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	if (substore_is_tracked(io->s, io->row.endpoint_id) &&
 	    (rc = substore_log_write(w, io->row.endpoint_id, io->row.id)))
 		return rc; /* the insert is undone with the failed op */
-	count_delta(io->s, io->row.endpoint_id, 1, io->row.shard_threshold);
+	substore_count_delta(io->s, io->row.endpoint_id, 1, io->row.shard_threshold);
 	return 0;
 }
 
@@ -280,7 +279,7 @@ static int write_count(struct substore *s, struct writer *w, int64_t endpoint_id
 	return 0;
 }
 
-static void count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold)
+void substore_count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold)
 {
 	for (int i = 0; i < s->npending; i++) {
 		if (s->pending[i].endpoint_id == endpoint_id) {
@@ -371,7 +370,7 @@ static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	    (rc = substore_log_write(w, m->endpoint_id, m->id)))
 		return rc;
 	if (m->kind == 1 && changes)
-		count_delta(m->s, m->endpoint_id, -1, 0);
+		substore_count_delta(m->s, m->endpoint_id, -1, 0);
 	if (m->kind == 2) {
 		st = writer_stmt(w, 5, "DELETE FROM endpoint_counts WHERE endpoint_id=?");
 		if (st) {
