@@ -37,6 +37,12 @@ int api_endpoint(struct http_req *r, int64_t aid, struct endpoint *e);
 /* ?limit=: default def, 1..max; answers 400 itself. */
 int api_limit(struct http_req *r, size_t def, size_t max, size_t *out);
 
+/* Streams file n of record pid (sealed under e's key_version) from the
+ * blob store as the answer: size plaintext bytes, the first chunk
+ * authenticated before the status is sent. Answers errors itself. */
+void api_file_send(struct http_req *r, const struct endpoint *e, uint32_t key_version, const char *pid,
+		   uint32_t n, uint64_t size, const char *ctype, const char *name);
+
 void api_account_get(struct http_req *r);
 
 void api_endpoints_list(struct http_req *r);
@@ -61,6 +67,7 @@ void api_issue_patch(struct http_req *r);
 void api_issue_events(struct http_req *r);
 void api_issue_graph(struct http_req *r);
 void api_event_get(struct http_req *r);
+void api_event_attachment(struct http_req *r);
 void api_sessions_graph(struct http_req *r);
 void api_endpoint_stats(struct http_req *r);
 void api_account_stats(struct http_req *r);

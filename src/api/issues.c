@@ -528,3 +528,61 @@ void api_event_get(struct http_req *r)
 	http_respond_json(r, 200, o);
 	json_object_put(o);
 }
+
+void api_event_attachment(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct vault_key *key = NULL;
+	struct endpoint e;
+	struct ev_row row;
+	int64_t aid, id, size = -1;
+	const char *ns = http_param(r, "n"), *ctype = "application/octet-stream", *name = "attachment";
+	json_object *rec, *atts, *att = NULL, *v;
+	char pid[PUBID_MAX], *end;
+	long n;
+	int rc;
+
+	if (api_auth(r, &aid) || resolve(r, aid, "evt_", "event", &e, &id))
+		return;
+	rc = evstore_event(app_subs(app, e.id), e.id, id, http_arena(r), &row);
+	if (rc) {
+		if (rc == INLET_ENOTFOUND)
+			http_error(r, 404, "not_found", "No such event.");
+		else
+			http_error_rc(r, rc);
+		return;
+	}
+	if (key_for(r, &e, row.key_version, &key))
+		return;
+	rec = event_record(app, &e, key, &row, &rc);
+	vault_key_release(key);
+	if (!rec) {
+		http_error_rc(r, rc);
+		return;
+	}
+	n = strtol(ns, &end, 10);
+	if (!*end && n >= 0 && json_object_object_get_ex(rec, "attachments", &atts))
+		for (size_t i = 0; i < json_object_array_length(atts) && !att; i++) {
+			json_object *a = json_object_array_get_idx(atts, i);
+
+			if (json_object_object_get_ex(a, "index", &v) && json_object_get_int64(v) == n)
+				att = a;
+		}
+	if (!att) {
+		http_error(r, 404, "not_found", "No such attachment.");
+		json_object_put(rec);
+		return;
+	}
+	if (json_object_object_get_ex(att, "content_type", &v))
+		ctype = json_object_get_string(v);
+	if (json_object_object_get_ex(att, "name", &v))
+		name = json_object_get_string(v);
+	if (json_object_object_get_ex(att, "size", &v) && json_object_is_type(v, json_type_int))
+		size = json_object_get_int64(v);
+	pubid_encode(app->ids, "evt_", row.id, e.id, pid);
+	if (size < 0)
+		http_error_rc(r, INLET_EDB);
+	else
+		api_file_send(r, &e, row.key_version, pid, (uint32_t)n, (uint64_t)size, ctype, name);
+	json_object_put(rec);
+}

@@ -46,6 +46,7 @@ const struct route app_routes[] = {
 	{ "GET", "/api/v1/issues/{id}/events", api_issue_events, NULL, NULL, 0, ROUTE_API, "An issue's events, newest first" },
 	{ "GET", "/api/v1/issues/{id}/graph", api_issue_graph, NULL, NULL, 0, ROUTE_API, "An issue's events per hour or day" },
 	{ "GET", "/api/v1/events/{id}", api_event_get, NULL, NULL, 0, ROUTE_API, "One event, opened" },
+	{ "GET", "/api/v1/events/{id}/attachments/{n}", api_event_attachment, NULL, NULL, 0, ROUTE_API, "Download an event's attachment" },
 	{ "GET", "/api/v1/stats", api_account_stats, NULL, NULL, 0, ROUTE_API, "Daily counters of the account" },
 	{ "GET", "/api/v1/keys", api_keys_list, NULL, NULL, 0, ROUTE_API, "List API keys" },
 	{ "POST", "/api/v1/keys", api_keys_create, NULL, NULL, API_MAX, ROUTE_API, "Create an API key" },

@@ -944,6 +944,13 @@ test('a full envelope: event + attachment + session + client_report + transactio
   assert.ok(Array.isArray(full.attachments), `attachments listed: ${JSON.stringify(full).slice(0, 500)}`);
   assert.equal(full.attachments.length, 1);
   assertShape(full.attachments[0], { name: 'app.log', size: attachment.length, content_type: 'text/plain' });
+  // The attachment comes back byte for byte, decrypted as it streams.
+  const dl = await api.get(`/api/v1/events/${e.id}/attachments/${full.attachments[0].index}`);
+  assert.equal(dl.status, 200);
+  assert.ok(dl.body.equals(attachment), 'the attachment, byte for byte');
+  assert.match(String(dl.headers['content-disposition']), /app\.log/);
+  assert.equal((await api.get(`/api/v1/events/${e.id}/attachments/7`)).status, 404);
+  assert.equal((await api.get(`/api/v1/events/${e.id}/attachments/x`)).status, 404);
   const stats = await statsToday(ep);
   assert.equal(stats.events, 1, 'the transaction is no event');
   const s = await sessionsOf(ep);
