@@ -482,42 +482,58 @@ static json_object *event_ref(struct app *app, const struct endpoint *e, int64_t
 	return json_object_new_string(pid);
 }
 
-void api_event_get(struct http_req *r)
+/* {id} to the caller's event, opened; NULL when answered (404, 500). */
+static json_object *open_event(struct http_req *r, int64_t aid, struct endpoint *e, struct ev_row *row)
 {
 	struct app *app = http_app(r);
 	struct vault_key *key = NULL;
-	struct endpoint e;
-	struct ev_row row;
-	int64_t aid, id, prev, next, first, last;
-	char ipid[PUBID_MAX];
-	json_object *o, *rec;
+	json_object *rec;
+	int64_t id;
 	int rc;
 
-	if (api_auth(r, &aid) || resolve(r, aid, "evt_", "event", &e, &id))
-		return;
-	rc = evstore_event(app_subs(app, e.id), e.id, id, http_arena(r), &row);
+	if (resolve(r, aid, "evt_", "event", e, &id))
+		return NULL;
+	rc = evstore_event(app_subs(app, e->id), e->id, id, http_arena(r), row);
 	if (rc == INLET_ENOTFOUND) {
 		http_error(r, 404, "not_found", "No such event.");
-		return;
+		return NULL;
 	}
-	if (rc || (rc = evstore_event_nav(app_subs(app, e.id), row.issue_id, row.id, &prev, &next, &first, &last))) {
+	if (rc) {
 		http_error_rc(r, rc);
-		return;
+		return NULL;
 	}
-	if (key_for(r, &e, row.key_version, &key))
-		return;
-	rec = event_record(app, &e, key, &row, &rc);
+	if (key_for(r, e, row->key_version, &key))
+		return NULL;
+	rec = event_record(app, e, key, row, &rc);
 	vault_key_release(key);
 	if (!rec) {
 		if (rc == INLET_ETAMPERED)
 			http_error(r, 500, "tampered", "The stored event failed its integrity check.");
 		else
 			http_error_rc(r, rc);
+	}
+	return rec;
+}
+
+void api_event_get(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct endpoint e;
+	struct ev_row row;
+	int64_t aid, prev, next, first, last;
+	char ipid[PUBID_MAX];
+	json_object *o;
+	int rc;
+
+	if (api_auth(r, &aid) || !(o = open_event(r, aid, &e, &row)))
+		return;
+	if ((rc = evstore_event_nav(app_subs(app, e.id), row.issue_id, row.id, &prev, &next, &first, &last))) {
+		json_object_put(o);
+		http_error_rc(r, rc);
 		return;
 	}
 	/* The stored record is the answer, with its place among its issue's
 	 * events added. */
-	o = rec;
 	pubid_encode(app->ids, "iss_", row.issue_id, e.id, ipid);
 	json_object_object_add(o, "endpoint_id", json_object_new_string(e.pid));
 	json_object_object_add(o, "issue", json_object_new_string(ipid));
@@ -532,34 +548,16 @@ void api_event_get(struct http_req *r)
 void api_event_attachment(struct http_req *r)
 {
 	struct app *app = http_app(r);
-	struct vault_key *key = NULL;
 	struct endpoint e;
 	struct ev_row row;
-	int64_t aid, id, size = -1;
+	int64_t aid, size = -1;
 	const char *ns = http_param(r, "n"), *ctype = "application/octet-stream", *name = "attachment";
 	json_object *rec, *atts, *att = NULL, *v;
 	char pid[PUBID_MAX], *end;
 	long n;
-	int rc;
 
-	if (api_auth(r, &aid) || resolve(r, aid, "evt_", "event", &e, &id))
+	if (api_auth(r, &aid) || !(rec = open_event(r, aid, &e, &row)))
 		return;
-	rc = evstore_event(app_subs(app, e.id), e.id, id, http_arena(r), &row);
-	if (rc) {
-		if (rc == INLET_ENOTFOUND)
-			http_error(r, 404, "not_found", "No such event.");
-		else
-			http_error_rc(r, rc);
-		return;
-	}
-	if (key_for(r, &e, row.key_version, &key))
-		return;
-	rec = event_record(app, &e, key, &row, &rc);
-	vault_key_release(key);
-	if (!rec) {
-		http_error_rc(r, rc);
-		return;
-	}
 	n = strtol(ns, &end, 10);
 	if (!*end && n >= 0 && json_object_object_get_ex(rec, "attachments", &atts))
 		for (size_t i = 0; i < json_object_array_length(atts) && !att; i++) {
