@@ -47,6 +47,10 @@ static const char *const migrations[] = {
 	"  kind TEXT NOT NULL,"
 	"  period_ms INTEGER NOT NULL CHECK(period_ms > 0),"
 	"  next_ms INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 2: whose job it is (an account id; 0: the system's), so each
+	 * account lists only its own. */
+	"ALTER TABLE jobs ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX jobs_scope ON jobs(scope, id);",
 };
 
 const char *const queue_lane_names[QUEUE_NLANES] = { "fast", "slow" };
@@ -56,8 +60,8 @@ static const char *const state_names[QUEUE_NSTATES] = {
 
 #define JOB_COLS                                                                      \
 	"id,lane,state,kind,length(payload),idem_key,worker,attempts,max_attempts,"   \
-	"run_at_ms,lease_until_ms,last_error,created_ms,updated_ms"
-#define COL_PAYLOAD 14 /* after JOB_COLS in S_GET */
+	"run_at_ms,lease_until_ms,last_error,created_ms,updated_ms,scope"
+#define COL_PAYLOAD 15 /* after JOB_COLS in S_GET */
 
 #define PURGE_BATCH 500
 
@@ -69,7 +73,7 @@ static const char *const sqls[S__COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_IDEM] = "SELECT id FROM jobs WHERE kind=?1 AND idem_key=?2",
 	[S_INSERT] = "INSERT INTO jobs(lane,kind,payload,idem_key,state,max_attempts,run_at_ms,"
-		     "created_ms,updated_ms) VALUES(?1,?2,?3,?4,'queued',?5,?6,?7,?7)",
+		     "created_ms,updated_ms,scope) VALUES(?1,?2,?3,?4,'queued',?5,?6,?7,?7,?8)",
 	[S_EXPIRED] = "SELECT id,attempts,max_attempts FROM jobs"
 		      " WHERE lane=?1 AND state='running' AND lease_until_ms<=?2"
 		      " ORDER BY lease_until_ms,id LIMIT 1",
@@ -96,10 +100,10 @@ static const char *const sqls[S__COUNT] = {
 		     " WHERE id=?1 AND state IN ('queued','running') RETURNING lane",
 	[S_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state=?1 AND id<?2"
 			 " AND (?3 IS NULL OR lane=?3) AND (?4 IS NULL OR kind=?4)"
-			 " ORDER BY id DESC LIMIT ?5",
+			 " AND (?6 IS NULL OR scope=?6) ORDER BY id DESC LIMIT ?5",
 	[S_LIST_ANY] = "SELECT " JOB_COLS " FROM jobs WHERE id<?2"
 		       " AND (?3 IS NULL OR lane=?3) AND (?4 IS NULL OR kind=?4)"
-		       " ORDER BY id DESC LIMIT ?5",
+		       " AND (?6 IS NULL OR scope=?6) ORDER BY id DESC LIMIT ?5",
 	[S_NEXT] = "SELECT (SELECT run_at_ms FROM jobs WHERE lane=?1 AND state='queued'"
 		   "         ORDER BY run_at_ms LIMIT 1),"
 		   "       (SELECT min(lease_until_ms) FROM jobs WHERE lane=?1 AND state='running')",
@@ -365,6 +369,7 @@ static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, in
 	job->last_error = col_text(st, 11, a);
 	job->created_ms = sqlite3_column_int64(st, 12);
 	job->updated_ms = sqlite3_column_int64(st, 13);
+	job->scope = sqlite3_column_int64(st, 14);
 	if (with_payload) {
 		const void *p = sqlite3_column_blob(st, COL_PAYLOAD);
 		size_t n = (size_t)sqlite3_column_bytes(st, COL_PAYLOAD);
@@ -525,6 +530,7 @@ int queue_insert_job(struct queue *q, const struct queue_spec *s, int64_t now, i
 	sqlite3_bind_int(st, 5, s->max_attempts ? s->max_attempts : QUEUE_ATTEMPTS_DEFAULT);
 	sqlite3_bind_int64(st, 6, s->run_at_ms ? s->run_at_ms : now);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, s->scope);
 	if ((rc = queue_run(q, st)))
 		return rc;
 	*id = sqlite3_last_insert_rowid(q->db);
@@ -684,7 +690,21 @@ out:
 	return rc;
 }
 
+static int fail_job(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now,
+		    int final);
+
 int queue_fail(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now)
+{
+	return fail_job(q, id, worker, error, now, 0);
+}
+
+int queue_bury(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now)
+{
+	return fail_job(q, id, worker, error, now, 1);
+}
+
+static int fail_job(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now,
+		    int final)
 {
 	struct queue_hooks h;
 	struct owned o;
@@ -701,7 +721,7 @@ int queue_fail(struct queue *q, int64_t id, const char *worker, const char *erro
 		goto out;
 	if ((rc = job_owned(q, id, worker, &o)))
 		goto end;
-	if (o.attempts >= o.max_attempts) {
+	if (final || o.attempts >= o.max_attempts) {
 		if (!(st = queue_stmt(q, S_BURY))) {
 			rc = INLET_EDB;
 			goto end;
@@ -858,6 +878,10 @@ int queue_list(struct queue *q, const struct queue_filter *f, struct arena *a,
 	queue_bind_text(st, 3, queue_lane_name(f->lane));
 	queue_bind_text(st, 4, f->kind);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
+	if (f->scope > 0)
+		sqlite3_bind_int64(st, 6, f->scope);
+	else
+		sqlite3_bind_null(st, 6);
 	for (;;) {
 		int src = *n < limit ? sqlite3_step(st) : SQLITE_DONE;
 

@@ -94,6 +94,7 @@ struct queue_job {
 	const char *last_error;   /* the latest failure, or NULL */
 	int64_t created_ms;
 	int64_t updated_ms;
+	int64_t scope;            /* whose job: an account id, 0 the system's */
 };
 
 /* Test and integration hooks, all optional (NULL: the default). They run
@@ -129,6 +130,7 @@ struct queue_spec {
 	const char *idempotency_key; /* optional: one job per (kind, key) */
 	int max_attempts;          /* 0: QUEUE_ATTEMPTS_DEFAULT */
 	int64_t run_at_ms;         /* 0: now */
+	int64_t scope;             /* an account id (listing filters by it); 0: the system */
 };
 
 /* Adds a queued job and sets *id. With an idempotency key that a kept job of
@@ -160,6 +162,9 @@ int queue_complete(struct queue *q, int64_t id, const char *worker);
  * max_attempts. */
 int queue_fail(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now_ms);
 /* Moves the lease end to now + lease_ms, for long jobs. */
+/* The same, but the job is dead at once whatever attempts it has left: a
+ * failure retrying cannot mend (a refused address, a 5xx from SMTP). */
+int queue_bury(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now_ms);
 int queue_extend(struct queue *q, int64_t id, const char *worker, int64_t lease_ms);
 
 /* Operator actions. retry: a dead or cancelled job is queued for now with
@@ -179,6 +184,7 @@ struct queue_filter {
 	const char *kind;  /* or NULL for any */
 	int64_t before_id; /* keyset cursor: ids < before_id; 0 = from the newest */
 	size_t limit;      /* 0: QUEUE_LIST_DEFAULT; more than QUEUE_LIST_MAX: INLET_EINVAL */
+	int64_t scope;     /* > 0: that account's jobs only; 0: any */
 };
 /* Newest first, without payloads; the next page passes the last id as
  * before_id. *jobs lives in a. */

@@ -105,7 +105,7 @@ static int64_t add(struct queue *q, enum queue_lane lane, const char *kind, cons
 static size_t count(struct queue *q, int state, int lane, const char *kind)
 {
 	struct arena *a = arena_create(4096);
-	struct queue_filter f = { state, lane, kind, 0, QUEUE_LIST_MAX };
+	struct queue_filter f = { .state = state, .lane = lane, .kind = kind, .limit = QUEUE_LIST_MAX };
 	struct queue_job *jobs;
 	size_t n, total = 0;
 
@@ -221,7 +221,7 @@ static void t_bad_input(void **state)
 	struct arena *a = arena_create(1024);
 	struct queue_spec s = { 0 };
 	struct queue_job j;
-	struct queue_filter flt = { -1, -1, NULL, 0, QUEUE_LIST_MAX + 1 };
+	struct queue_filter flt = { -1, -1, NULL, 0, QUEUE_LIST_MAX + 1, 0 };
 	struct queue_job *jobs;
 	char long_kind[QUEUE_KIND_MAX + 2], long_key[QUEUE_KEY_MAX + 2];
 	size_t n;
@@ -625,7 +625,7 @@ static void t_list_paging(void **state)
 	struct queue *q = open_fake(&f);
 	struct arena *a = arena_create(1 << 16);
 	static const char *const kinds[] = { "webhook.deliver", "email.notify", "export.run" };
-	struct queue_filter flt = { -1, -1, NULL, 0, 7 };
+	struct queue_filter flt = { -1, -1, NULL, 0, 7, 0 };
 	struct queue_job *jobs, j;
 	int64_t ids[25], last = INT64_MAX;
 	size_t n, seen = 0;
@@ -733,7 +733,7 @@ static void t_scheduler(void **state)
 	struct fake f = { .now = 0 };
 	struct queue *q = open_fake(&f);
 	struct arena *a = arena_create(1 << 15);
-	struct queue_filter flt = { -1, -1, "retention.run", 0, 10 };
+	struct queue_filter flt = { -1, -1, "retention.run", 0, 10, 0 };
 	struct queue_job *jobs;
 	size_t n;
 
@@ -887,6 +887,52 @@ static void t_concurrent_claims(void **state)
 	free(ids);
 }
 
+/* ---- scopes and burials --------------------------------------------------- */
+
+/* Each account lists its own jobs; a job buried is dead whatever attempts
+ * it had left, and retry revives it. */
+static void t_scope_and_bury(void **state)
+{
+	struct fake f = { .now = 10000 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	struct queue_spec s = { .lane = QUEUE_FAST, .kind = "mail.notify", .max_attempts = 10 };
+	struct queue_filter flt = { .state = -1, .lane = -1 };
+	struct queue_job *jobs, j;
+	int64_t id7, id8, id0;
+	size_t n;
+
+	(void)state;
+	s.scope = 7;
+	assert_int_equal(queue_enqueue(q, &s, &id7), 0);
+	s.scope = 8;
+	assert_int_equal(queue_enqueue(q, &s, &id8), 0);
+	s.scope = 0;
+	assert_int_equal(queue_enqueue(q, &s, &id0), 0);
+	flt.scope = 7;
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(jobs[0].id, id7);
+	assert_int_equal(jobs[0].scope, 7);
+	flt.scope = 0; /* any */
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_int_equal(n, 3);
+
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w1", 30000, 10000, a, &j), 0);
+	assert_int_equal(j.id, id7);
+	assert_int_equal(queue_bury(q, id7, "w2", "no", 10001), INLET_EBUSY); /* not its lease */
+	assert_int_equal(queue_bury(q, id7, "w1", "550 no such user", 10001), 0);
+	assert_int_equal(queue_get(q, id7, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_DEAD);
+	assert_int_equal(j.attempts, 1);
+	assert_string_equal(j.last_error, "550 no such user");
+	assert_int_equal(queue_retry(q, id7), 0);
+	assert_int_equal(queue_get(q, id7, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_QUEUED);
+	arena_destroy(a);
+	queue_close(q);
+}
+
 /* ---- crashes ------------------------------------------------------------------- */
 
 static void t_close_without_complete(void **state)
@@ -978,6 +1024,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_next_due_and_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_scheduler, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_concurrent_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_scope_and_bury, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_close_without_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_process_dies, setup, teardown),
 	};
