@@ -29,10 +29,11 @@ CFLAGS=(-std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc)
 # The parsers and the core helpers they use, named one by one: other
 # modules (even in src/core) pull in libraries a fuzz build does not link.
 SOURCES=(
-  src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c
+  src/core/alloc.c src/core/arena.c src/core/buf.c src/core/err.c src/core/isotime.c
   src/ingest/kv.c src/ingest/urlenc.c src/ingest/multipart.c src/ingest/header.c
   src/events/envelope.c src/events/sentry_auth.c src/events/decompress.c
   src/events/stack.c src/events/sentry_items.c src/events/zcodec.c src/events/trackx.c src/events/report.c
+  src/ingest/importfmt.c
 )
 LIBS=(-ljson-c -lz -lbrotlidec -lzstd -lm)
 

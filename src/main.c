@@ -7,9 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "api/api.h"
+#include "api/export.h"
 #include "app/app.h"
 #include "app/routes.h"
 #include "core/alloc.h"
@@ -19,7 +24,9 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/server.h"
+#include "ingest/import.h"
 #include "store/backup.h"
+#include "store/queue.h"
 #include "store/shards.h"
 #include "store/subs.h"
 #include "store/tenant.h"
@@ -38,10 +45,23 @@ static const char usage_main[] =
 	"  keys          create, list and revoke API keys\n"
 	"  shards        where endpoints' submissions live; move one to its own database\n"
 	"  backup        a consistent copy of a data folder, while it serves\n"
+	"  export        an endpoint's submissions as CSV, JSON or NDJSON\n"
+	"  import        bring in an export (Formspree's, Inlet's) as submissions\n"
+	"  jobs          the job queue: list jobs, retry or cancel one\n"
 	"  routes        print every HTTP route\n"
 	"  version       print the version\n"
 	"\n"
 	"Run 'inlet COMMAND --help' for a command's options.\n";
+
+static const char usage_jobs[] =
+	"usage: inlet jobs list   --data DIR [--state S] [--kind K] [--limit N]\n"
+	"       inlet jobs retry  --data DIR JOB_ID\n"
+	"       inlet jobs cancel --data DIR JOB_ID\n"
+	"\n"
+	"list shows the newest jobs (webhook deliveries, email, exports...): state\n"
+	"(queued, running, done, dead, cancelled), attempts and the last error. retry\n"
+	"queues a dead or cancelled job again with fresh attempts; cancel stops a\n"
+	"queued or running one. Works while a server runs on the same folder.\n";
 
 static const char usage_serve[] =
 	"usage: inlet serve [--listen HOST:PORT] [--data DIR]\n"
@@ -203,6 +223,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 	config_finish(&cfg, http_server_port(srv));
 	app->cfg = cfg;
+	if ((rc = app_start_jobs(app)))
+		log_msg(LOG_ERROR, "the job workers did not all start: %s", inlet_strerror(rc));
 	{
 		/* url is where this process listens (what a client on this host
 		 * connects to); public_url is the base it builds links with. */
@@ -427,7 +449,7 @@ out:
 
 /* ---- shards ----------------------------------------------------------------- */
 
-static void progress(int64_t done, int64_t total, const char *state, int tty)
+static void progress(FILE *f, int64_t done, int64_t total, const char *state, int tty)
 {
 	int pct = total > 0 ? (int)(done * 100 / total) : 0;
 
@@ -440,11 +462,11 @@ static void progress(int64_t done, int64_t total, const char *state, int tty)
 		memset(bar, '#', (size_t)fill);
 		memset(bar + fill, '-', (size_t)(40 - fill));
 		bar[40] = '\0';
-		printf("\r%-8s [%s] %3d%%  %lld/%lld ", state, bar, pct, (long long)done, (long long)total);
+		fprintf(f, "\r%-8s [%s] %3d%%  %lld/%lld ", state, bar, pct, (long long)done, (long long)total);
 	} else {
-		printf("%s %lld/%lld\n", state, (long long)done, (long long)total);
+		fprintf(f, "%s %lld/%lld\n", state, (long long)done, (long long)total);
 	}
-	fflush(stdout);
+	fflush(f);
 }
 
 static int cmd_shards(int argc, char **argv)
@@ -550,7 +572,7 @@ static int cmd_shards(int argc, char **argv)
 				break;
 			}
 			if (!rc) {
-				progress(mv.rows_copied, mv.rows_total, mv.state, tty);
+				progress(stdout, mv.rows_copied, mv.rows_total, mv.state, tty);
 				seen = 1;
 			}
 			arena_destroy(tmp);
@@ -642,6 +664,421 @@ static int cmd_backup(int argc, char **argv)
 	return 0;
 }
 
+static const char usage_export[] =
+	"usage: inlet export --data DIR ENDPOINT_ID --format csv|json|ndjson [--out FILE]\n"
+	"                    [--since TIME] [--until TIME] [--status inbox|spam|trash]\n"
+	"\n"
+	"Writes an endpoint's submissions, opened, oldest first, to standard output or\n"
+	"FILE (mode 0600; written aside and renamed, never left half-written). TIME\n"
+	"is ISO 8601 or unix milliseconds; --since is inclusive, --until exclusive.\n"
+	"Formats and columns as GET /api/v1/endpoints/{id}/export (see the README).\n"
+	"The data folder must not be served: with a server running, use that route.\n"
+	"Exit 1 also when a submission could not be opened: it is in the output,\n"
+	"marked with its error.\n";
+
+struct export_view {
+	int64_t total; /* rows of the endpoint, for the bar */
+	int tty;       /* stderr is a terminal: draw a bar */
+};
+
+static void export_progress(void *ctx, const struct export_stats *st)
+{
+	struct export_view *v = ctx;
+
+	if (v->tty)
+		progress(stderr, st->scanning ? st->scanned : st->rows, v->total, st->scanning ? "columns" : "rows", 1);
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "status", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct app *app = NULL;
+	struct arena *a = NULL;
+	struct export *x = NULL;
+	struct export_opts eo = { .status = -1 };
+	struct export_stats st = { 0 };
+	struct export_view view = { 0 };
+	struct endpoint ep;
+	const char *fmt = NULL, *out = NULL;
+	char tmp[PATH_MAX + 16] = "";
+	int64_t ms;
+	int c, rc, ret = 1, lock_fd = -1, fd = STDOUT_FILENO;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_export, stdout);
+		return 0;
+	}
+	if ((rc = load_config(&cfg)))
+		return rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg); break;
+		case 'f': fmt = optarg; break;
+		case 'o': out = optarg; break;
+		case 's':
+		case 'u':
+			if (api_parse_time(optarg, &ms) || ms < 0)
+				return usage_error(usage_export, "--since and --until take ISO 8601 or unix milliseconds");
+			*(c == 's' ? &eo.min_id : &eo.max_id) = ms << 20;
+			break;
+		case 't':
+			if ((eo.status = api_status_parse(optarg)) < 0)
+				return usage_error(usage_export, "--status takes inbox, spam or trash");
+			break;
+		default: return usage_error(usage_export, NULL);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error(usage_export, "export needs one ENDPOINT_ID");
+	if (!fmt || export_format_parse(fmt, &eo.format))
+		return usage_error(usage_export, "--format takes csv, json or ndjson");
+	lock_fd = take_serve_lock(cfg.data_dir);
+	if (lock_fd == -2) {
+		fprintf(stderr, "inlet: cannot open %s\n", cfg.data_dir);
+		return 1;
+	}
+	if (lock_fd == -1) {
+		fprintf(stderr, "inlet: a server is serving %s: export through GET /api/v1/endpoints/%s/export, "
+				"or stop it\n", cfg.data_dir, argv[optind]);
+		return 1;
+	}
+	if ((rc = app_open(&app, &cfg, 1))) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", cfg.data_dir, inlet_strerror(rc));
+		goto out;
+	}
+	a = arena_create(4096);
+	if ((rc = tenant_endpoint_get(app->tenant, 0, argv[optind], a, &ep))) {
+		fprintf(stderr, "inlet: no endpoint %s\n", argv[optind]);
+		goto out;
+	}
+	if (out) {
+		/* Opened submissions: only the owner reads the file. */
+		snprintf(tmp, sizeof(tmp), "%s.part", out);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+			fprintf(stderr, "inlet: cannot create %s: %s\n", tmp, strerror(errno));
+			tmp[0] = '\0';
+			goto out;
+		}
+	}
+	/* No bar over the export itself on the same terminal. */
+	view.tty = isatty(STDERR_FILENO) && (out || !isatty(STDOUT_FILENO));
+	substore_count(app_subs(app, ep.id), ep.id, &view.total);
+	if ((rc = export_create(app, &ep, &eo, &x)) == 0)
+		rc = export_write(x, fd, export_progress, &view);
+	if (x)
+		export_stats(x, &st);
+	if (view.tty)
+		fputc('\n', stderr);
+	if (out) {
+		if (!rc && fsync(fd))
+			rc = INLET_EIO;
+		if (close(fd) && !rc)
+			rc = INLET_EIO;
+		fd = -1;
+		if (!rc && rename(tmp, out))
+			rc = INLET_EIO;
+	}
+	if (rc) {
+		fprintf(stderr, "inlet: the export stopped after %lld submissions: %s\n", (long long)st.rows,
+			inlet_strerror(rc));
+		goto out;
+	}
+	tmp[0] = '\0';
+	fprintf(stderr, "exported %lld submissions of %s%s%s\n", (long long)st.rows, ep.pid, out ? " to " : "",
+		out ? out : "");
+	if (st.unreadable) {
+		fprintf(stderr, "inlet: %lld submissions could not be opened; they are marked in the output\n",
+			(long long)st.unreadable);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0 && fd != STDOUT_FILENO)
+		close(fd);
+	if (tmp[0])
+		unlink(tmp);
+	export_destroy(x);
+	arena_destroy(a);
+	app_close(app);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return ret;
+}
+
+static int cmd_jobs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "state", required_argument, NULL, 's' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct queue_filter f = { .state = -1, .lane = -1, .limit = 50 };
+	struct config cfg;
+	struct queue *q = NULL;
+	struct arena *a = NULL;
+	struct queue_job *jobs;
+	char path[PATH_MAX + 16], when[40];
+	const char *verb;
+	size_t n;
+	int c, rc, ret = 1;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_jobs, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "retry") && strcmp(argv[1], "cancel")))
+		return usage_error(usage_jobs, "jobs needs list, retry or cancel");
+	verb = argv[1];
+	if ((rc = load_config(&cfg)))
+		return rc;
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		enum queue_state st;
+		char *end;
+
+		switch (c) {
+		case 'd': snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg); break;
+		case 's':
+			if (queue_state_parse(optarg, &st))
+				return usage_error(usage_jobs, "--state is queued, running, done, dead or cancelled");
+			f.state = (int)st;
+			break;
+		case 'k': f.kind = optarg; break;
+		case 'l':
+			f.limit = strtoul(optarg, &end, 10);
+			if (*end || f.limit < 1 || f.limit > QUEUE_LIST_MAX)
+				return usage_error(usage_jobs, "--limit is 1 to 1000");
+			break;
+		default: return usage_error(usage_jobs, NULL);
+		}
+	}
+	if (strcmp(verb, "list") == 0 ? optind != argc : optind != argc - 1)
+		return usage_error(usage_jobs, strcmp(verb, "list") == 0 ? "list takes no JOB_ID" : "one JOB_ID");
+	snprintf(path, sizeof(path), "%s/jobs.db", cfg.data_dir);
+	if (access(path, F_OK) != 0) {
+		fprintf(stderr, "inlet: %s has no job queue yet\n", cfg.data_dir);
+		return 1;
+	}
+	if ((rc = queue_open(&q, path))) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", path, inlet_strerror(rc));
+		return 1;
+	}
+	if (strcmp(verb, "list") != 0) {
+		char *end;
+		int64_t id = strtoll(argv[optind], &end, 10);
+
+		if (*end || id <= 0) {
+			queue_close(q);
+			return usage_error(usage_jobs, "JOB_ID is a number");
+		}
+		rc = strcmp(verb, "retry") == 0 ? queue_retry(q, id) : queue_cancel(q, id);
+		if (rc == INLET_ENOTFOUND)
+			fprintf(stderr, "inlet: no job %lld\n", (long long)id);
+		else if (rc == INLET_EBUSY)
+			fprintf(stderr, "inlet: job %lld cannot be %s in its state\n", (long long)id,
+				strcmp(verb, "retry") == 0 ? "retried" : "cancelled");
+		else if (rc)
+			fprintf(stderr, "inlet: %s\n", inlet_strerror(rc));
+		else
+			printf("job %lld %s\n", (long long)id, strcmp(verb, "retry") == 0 ? "queued again" : "cancelled");
+		ret = rc ? 1 : 0;
+		goto out;
+	}
+	a = arena_create(1 << 16);
+	if ((rc = queue_list(q, &f, a, &jobs, &n))) {
+		fprintf(stderr, "inlet: %s\n", inlet_strerror(rc));
+		goto out;
+	}
+	printf("%-8s %-20s %-5s %-9s %-8s %-24s %s\n", "ID", "KIND", "LANE", "STATE", "TRIES", "UPDATED", "LAST ERROR");
+	for (size_t i = 0; i < n; i++) {
+		char tries[24];
+
+		api_time(jobs[i].updated_ms, when, sizeof(when));
+		snprintf(tries, sizeof(tries), "%d/%d", jobs[i].attempts, jobs[i].max_attempts);
+		printf("%-8lld %-20s %-5s %-9s %-8s %-24s %s\n", (long long)jobs[i].id, jobs[i].kind,
+		       queue_lane_name(jobs[i].lane), queue_state_name(jobs[i].state), tries, when,
+		       jobs[i].last_error ? jobs[i].last_error : "");
+	}
+	ret = 0;
+out:
+	arena_destroy(a);
+	queue_close(q);
+	return ret;
+}
+
+static const char usage_import[] =
+	"usage: inlet import --data DIR ENDPOINT_ID FILE [--format csv|json|ndjson]\n"
+	"\n"
+	"Brings in an export as submissions of the endpoint, sealed as posts are:\n"
+	"Formspree's (CSV or JSON) or Inlet's own (CSV, JSON, NDJSON). Each row keeps\n"
+	"its time and status. FILE - reads standard input (give --format); else the\n"
+	"format comes from the extension (.csv, .json, .ndjson, .jsonl). Shows its\n"
+	"progress on a terminal and prints the report (JSON) at the end. The data\n"
+	"folder must not be served: with a server running, POST the file to\n"
+	"/api/v1/endpoints/{id}/imports. Exit 0 when every row was imported, 1 when\n"
+	"some were rejected (the report lists them) or the import stopped.\n";
+
+/* One line, redrawn: rows read, and how far into the file. */
+static void import_progress(const struct import *im, int64_t done, int64_t total)
+{
+	size_t rows, imported, rejected;
+
+	import_counts(im, &rows, &imported, &rejected);
+	if (total > 0)
+		fprintf(stderr, "\rimporting: %zu rows, %.1f of %.1f MB (%d%%) ", rows, (double)done / 1e6,
+			(double)total / 1e6, (int)(done * 100 / total));
+	else
+		fprintf(stderr, "\rimporting: %zu rows, %.1f MB ", rows, (double)done / 1e6);
+	fflush(stderr);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct app *app = NULL;
+	struct arena *a = NULL;
+	struct import *im = NULL;
+	struct endpoint ep;
+	struct json_object *report = NULL;
+	const char *fmt = NULL, *file, *ext;
+	enum importfmt_format format;
+	size_t rows, imported, rejected;
+	int64_t total = 0, done = 0, shown = 0;
+	int c, rc, ret = 1, lock_fd = -1, fd = -1, tty = isatty(STDERR_FILENO);
+	struct stat sb;
+	char buf[64 * 1024];
+	ssize_t n;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_import, stdout);
+		return 0;
+	}
+	if ((rc = load_config(&cfg)))
+		return rc;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", optarg); break;
+		case 'f': fmt = optarg; break;
+		default: return usage_error(usage_import, NULL);
+		}
+	}
+	if (optind != argc - 2)
+		return usage_error(usage_import, "import needs ENDPOINT_ID and FILE");
+	file = argv[optind + 1];
+	if (!fmt && (ext = strrchr(file, '.')))
+		fmt = ext + 1;
+	if (!fmt)
+		return usage_error(usage_import, "give --format: the file's name does not tell it");
+	if (!strcasecmp(fmt, "csv"))
+		format = IMPORTFMT_CSV;
+	else if (!strcasecmp(fmt, "json") || !strcasecmp(fmt, "ndjson") || !strcasecmp(fmt, "jsonl"))
+		format = IMPORTFMT_JSON;
+	else
+		return usage_error(usage_import, "--format takes csv, json or ndjson");
+	lock_fd = take_serve_lock(cfg.data_dir);
+	if (lock_fd == -2) {
+		fprintf(stderr, "inlet: cannot open %s\n", cfg.data_dir);
+		return 1;
+	}
+	/* A second writer on the same databases would race the server's
+	 * writers, id sequences and moves: the server imports instead. */
+	if (lock_fd == -1) {
+		fprintf(stderr, "inlet: a server is serving %s: import through POST /api/v1/endpoints/%s/imports, "
+				"or stop it\n", cfg.data_dir, argv[optind]);
+		return 1;
+	}
+	if (strcmp(file, "-") == 0) {
+		fd = STDIN_FILENO;
+	} else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", file, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		total = (int64_t)sb.st_size;
+	if ((rc = app_open(&app, &cfg, 1))) {
+		fprintf(stderr, "inlet: cannot open %s: %s\n", cfg.data_dir, inlet_strerror(rc));
+		goto out;
+	}
+	a = arena_create(4096);
+	if ((rc = tenant_endpoint_get(app->tenant, 0, argv[optind], a, &ep))) {
+		fprintf(stderr, "inlet: no endpoint %s\n", argv[optind]);
+		goto out;
+	}
+	if (strcmp(ep.kind, "form") != 0) {
+		fprintf(stderr, "inlet: %s is an events endpoint; only forms take imports\n", ep.pid);
+		goto out;
+	}
+	if ((rc = import_create(&im, app, &ep, format))) {
+		fprintf(stderr, "inlet: cannot import into %s: %s\n", ep.pid, inlet_strerror(rc));
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "inlet: cannot read %s: %s\n", file, strerror(errno));
+			break;
+		}
+		done += n;
+		rc = import_feed(im, buf, (size_t)n);
+		if (tty && done - shown >= 1024 * 1024) {
+			import_progress(im, done, total);
+			shown = done;
+		}
+		if (rc)
+			break;
+	}
+	secure_wipe(buf, sizeof(buf));
+	rc = n < 0 ? INLET_EIO : import_finish(im);
+	import_counts(im, &rows, &imported, &rejected);
+	if (tty) {
+		import_progress(im, done, total);
+		fputc('\n', stderr);
+	}
+	report = import_report(im);
+	printf("%s\n", json_object_to_json_string_ext(report, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (rc) {
+		fprintf(stderr, "inlet: the import stopped: %s\n",
+			import_error(im) ? import_error(im) : inlet_strerror(rc));
+		goto out;
+	}
+	fprintf(stderr, "imported %zu of %zu rows into %s%s\n", imported, rows, ep.pid,
+		rejected ? "; the report lists the rejected ones" : "");
+	ret = rejected ? 1 : 0;
+out:
+	json_object_put(report);
+	import_destroy(im);
+	if (fd > STDIN_FILENO)
+		close(fd);
+	arena_destroy(a);
+	app_close(app);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return ret;
+}
+
 static int cmd_routes(void)
 {
 	for (const struct route *r = app_routes; r->method; r++)
@@ -674,6 +1111,12 @@ int main(int argc, char **argv)
 		return cmd_backup(argc - 1, argv + 1);
 	if (!strcmp(cmd, "shards"))
 		return cmd_shards(argc - 1, argv + 1);
+	if (!strcmp(cmd, "jobs"))
+		return cmd_jobs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "export"))
+		return cmd_export(argc - 1, argv + 1);
+	if (!strcmp(cmd, "import"))
+		return cmd_import(argc - 1, argv + 1);
 	if (!strcmp(cmd, "routes"))
 		return wants_help(argc - 1, argv + 1) ? (puts("usage: inlet routes"), 0) : cmd_routes();
 	fprintf(stderr, "inlet: unknown command '%s'\n", cmd);

@@ -37,6 +37,9 @@ int api_endpoint(struct http_req *r, int64_t aid, struct endpoint *e);
 /* ?limit=: default def, 1..max; answers 400 itself. */
 int api_limit(struct http_req *r, size_t def, size_t max, size_t *out);
 
+/* Content-Disposition: attachment with an ASCII fallback and the exact
+ * UTF-8 name (RFC 6266 / RFC 5987). */
+void api_disposition(struct http_req *r, const char *name);
 /* Streams file n of record pid (sealed under e's key_version) from the
  * blob store as the answer: size plaintext bytes, the first chunk
  * authenticated before the status is sent. Answers errors itself. */
@@ -55,11 +58,34 @@ void api_keys_list(struct http_req *r);
 void api_keys_create(struct http_req *r);
 void api_key_delete(struct http_req *r);
 
+struct sub_row;
+struct sub_query;
+/* A submission as GET /api/v1/submissions/{id} shows it ({id, endpoint_id,
+ * created_at, status, fields, files, meta}). A row that cannot be opened
+ * (logged) gives {id, endpoint_id, created_at, status, error} instead, with
+ * its code in *rc (0 otherwise), so one bad row never hides the others.
+ * Never NULL; caller puts. */
+struct json_object *api_submission_json(struct app *app, const struct endpoint *e, const struct sub_row *row,
+					int *rc);
+/* "inbox", "spam", "trash"; parse gives -1 for another word. */
+const char *api_status_name(int status);
+int api_status_parse(const char *s);
+/* ?status=, ?since= (inclusive), ?until= (exclusive) into q; answers 400
+ * itself and returns INLET_EINVAL on a bad value. */
+int api_sub_filters(struct http_req *r, struct sub_query *q);
+
 void api_submissions_list(struct http_req *r);
 void api_submission_get(struct http_req *r);
 void api_submission_patch(struct http_req *r);
 void api_submission_delete(struct http_req *r);
 void api_submission_file(struct http_req *r);
+void api_endpoint_export(struct http_req *r);
+
+/* POST /api/v1/endpoints/{id}/imports (api/imports.c): begin checks, the
+ * body streams into the importer, post answers with the report. */
+void api_imports_begin(struct http_req *r);
+int api_imports_body(struct http_req *r, const char *data, size_t len);
+void api_imports_post(struct http_req *r);
 
 void api_issues_list(struct http_req *r);
 void api_issue_get(struct http_req *r);
@@ -71,6 +97,15 @@ void api_event_attachment(struct http_req *r);
 void api_sessions_graph(struct http_req *r);
 void api_endpoint_stats(struct http_req *r);
 void api_account_stats(struct http_req *r);
+
+void api_webhooks_create(struct http_req *r);
+void api_webhooks_list(struct http_req *r);
+void api_webhook_get(struct http_req *r);
+void api_webhook_patch(struct http_req *r);
+void api_webhook_delete(struct http_req *r);
+void api_webhook_deliveries(struct http_req *r);
+void api_delivery_redeliver(struct http_req *r);
+void api_jobs_list(struct http_req *r);
 
 void api_openapi(struct http_req *r);
 void api_healthz(struct http_req *r);

@@ -12,6 +12,7 @@
 #include "app/app.h"
 #include "app/tally.h"
 #include "core/err.h"
+#include "core/isotime.h"
 #include "http/http.h"
 #include "ingest/header.h"
 #include "store/tenant.h"
@@ -99,27 +100,10 @@ json_object *api_time_json(int64_t ms)
 	return json_object_new_string(buf);
 }
 
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int api_parse_time(const char *s, int64_t *ms)
 {
-	struct tm tm;
-	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
-	const char *p;
 	char *end;
 
-	memset(&tm, 0, sizeof(tm));
 	if (*s && strspn(s, "0123456789") == strlen(s)) {
 		long long v = strtoll(s, &end, 10);
 
@@ -128,50 +112,7 @@ int api_parse_time(const char *s, int64_t *ms)
 		*ms = v;
 		return 0;
 	}
-	if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    digits(s + 8, 2, &d))
-		return INLET_EINVAL;
-	p = s + 10;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		if (strlen(p) < 6 || digits(p + 1, 2, &h) || p[3] != ':' || digits(p + 4, 2, &mi))
-			return INLET_EINVAL;
-		p += 6;
-		if (*p == ':') {
-			if (digits(p + 1, 2, &sec))
-				return INLET_EINVAL;
-			p += 3;
-		}
-		if (*p == '.') {
-			int n = 0, scale = 100;
-
-			for (p++; isdigit((unsigned char)*p); p++, n++) {
-				frac += (*p - '0') * scale;
-				scale /= 10;
-			}
-			if (n == 0)
-				return INLET_EINVAL;
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			int oh, om;
-
-			if (strlen(p) != 6 || digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
-				return INLET_EINVAL;
-			off = (oh * 60 + om) * (*p == '+' ? 1 : -1);
-			p += 6;
-		}
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return INLET_EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*ms = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + frac;
-	return 0;
+	return time_parse_iso(s, ms);
 }
 
 int api_get_string(struct http_req *r, json_object *obj, const char *key, const char **out)

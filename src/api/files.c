@@ -99,9 +99,7 @@ out:
 	return n;
 }
 
-/* Content-Disposition with an ASCII fallback and the exact UTF-8 name
- * (RFC 6266 / RFC 5987). */
-static void disposition(struct http_req *r, const char *name)
+void api_disposition(struct http_req *r, const char *name)
 {
 	struct buf b;
 	static const char hex[] = "0123456789ABCDEF";
@@ -159,7 +157,7 @@ void api_file_send(struct http_req *r, const struct endpoint *e, uint32_t key_ve
 		log_msg(LOG_ERROR, "file %s: cannot open: %s", fs->bkey, inlet_strerror(rc));
 		goto failed;
 	}
-	disposition(r, name);
+	api_disposition(r, name);
 	http_add_header(r, "X-Content-Type-Options", "nosniff");
 	http_add_header(r, "Content-Security-Policy", "sandbox");
 	if (fs->size == 0) {

@@ -27,12 +27,43 @@
 
 static const char *const status_names[] = { "inbox", "spam", "trash" };
 
-static int status_parse(const char *s)
+int api_status_parse(const char *s)
 {
 	for (int i = 0; i < 3; i++)
 		if (strcmp(s, status_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+const char *api_status_name(int status)
+{
+	return status_names[(unsigned)status % 3];
+}
+
+int api_sub_filters(struct http_req *r, struct sub_query *q)
+{
+	const char *v;
+	int64_t ms;
+
+	if ((v = http_query(r, "status")) && *v && (q->status = api_status_parse(v)) < 0) {
+		http_error(r, 400, "invalid", "status must be inbox, spam or trash.");
+		return INLET_EINVAL;
+	}
+	if ((v = http_query(r, "since")) && *v) {
+		if (api_parse_time(v, &ms) || ms < 0) {
+			http_error(r, 400, "invalid", "since must be an ISO 8601 time or unix milliseconds.");
+			return INLET_EINVAL;
+		}
+		q->min_id = ms << 20;
+	}
+	if ((v = http_query(r, "until")) && *v) {
+		if (api_parse_time(v, &ms) || ms < 0) {
+			http_error(r, 400, "invalid", "until must be an ISO 8601 time or unix milliseconds.");
+			return INLET_EINVAL;
+		}
+		q->max_id = ms << 20; /* exclusive */
+	}
+	return 0;
 }
 
 /* Opens the row's sealed record into a JSON object ({fields, files, meta}). */
@@ -79,7 +110,7 @@ static json_object *submission_json(struct app *app, const struct endpoint *e,
 	json_object_object_add(o, "id", json_object_new_string(pid));
 	json_object_object_add(o, "endpoint_id", json_object_new_string(e->pid));
 	json_object_object_add(o, "created_at", api_time_json(sub_id_ms(row->id)));
-	json_object_object_add(o, "status", json_object_new_string(status_names[row->status % 3]));
+	json_object_object_add(o, "status", json_object_new_string(api_status_name(row->status)));
 	json_object_object_add(o, "fields", json_object_object_get_ex(rec, "fields", &v) ? json_object_get(v)
 											  : json_object_new_object());
 	json_object_object_add(o, "files", json_object_object_get_ex(rec, "files", &v) ? json_object_get(v)
@@ -89,6 +120,25 @@ static json_object *submission_json(struct app *app, const struct endpoint *e,
 	json_object_put(rec);
 	*rc_out = 0;
 	return o;
+}
+
+json_object *api_submission_json(struct app *app, const struct endpoint *e, const struct sub_row *row,
+				 int *rc)
+{
+	char pid[PUBID_MAX];
+	json_object *s = submission_json(app, e, row, rc);
+
+	if (s)
+		return s;
+	/* One unreadable row must not hide the others. */
+	pubid_encode(app->ids, "sub_", row->id, e->id, pid);
+	s = json_object_new_object();
+	json_object_object_add(s, "id", json_object_new_string(pid));
+	json_object_object_add(s, "endpoint_id", json_object_new_string(e->pid));
+	json_object_object_add(s, "created_at", api_time_json(sub_id_ms(row->id)));
+	json_object_object_add(s, "status", json_object_new_string(api_status_name(row->status)));
+	json_object_object_add(s, "error", json_object_new_string(inlet_errname(*rc)));
+	return s;
 }
 
 static void respond_open_error(struct http_req *r, int rc)
@@ -107,7 +157,7 @@ void api_submissions_list(struct http_req *r)
 	struct endpoint e;
 	struct sub_row *rows;
 	size_t n;
-	int64_t aid, ms, cid, cep;
+	int64_t aid, cid, cep;
 	const char *v;
 	json_object *o, *data;
 	int rc;
@@ -133,24 +183,8 @@ void api_submissions_list(struct http_req *r)
 		}
 		q.limit = (size_t)l;
 	}
-	if ((v = http_query(r, "status")) && *v && (q.status = status_parse(v)) < 0) {
-		http_error(r, 400, "invalid", "status must be inbox, spam or trash.");
+	if (api_sub_filters(r, &q))
 		return;
-	}
-	if ((v = http_query(r, "since")) && *v) {
-		if (api_parse_time(v, &ms) || ms < 0) {
-			http_error(r, 400, "invalid", "since must be an ISO 8601 time or unix milliseconds.");
-			return;
-		}
-		q.min_id = ms << 20;
-	}
-	if ((v = http_query(r, "until")) && *v) {
-		if (api_parse_time(v, &ms) || ms < 0) {
-			http_error(r, 400, "invalid", "until must be an ISO 8601 time or unix milliseconds.");
-			return;
-		}
-		q.max_id = ms << 20; /* exclusive */
-	}
 	if ((v = http_query(r, "cursor")) && *v) {
 		if (pubid_decode(app->ids, "sub_", v, &cid, &cep) || cep != e.id) {
 			http_error(r, 400, "invalid", "cursor is not valid for this endpoint.");
@@ -167,23 +201,8 @@ void api_submissions_list(struct http_req *r)
 	q.limit--;
 	o = json_object_new_object();
 	data = json_object_new_array();
-	for (size_t i = 0; i < n && i < q.limit; i++) {
-		json_object *s = submission_json(app, &e, &rows[i], &rc);
-
-		if (!s) {
-			/* One unreadable row must not hide the others. */
-			char pid[PUBID_MAX];
-
-			pubid_encode(app->ids, "sub_", rows[i].id, e.id, pid);
-			s = json_object_new_object();
-			json_object_object_add(s, "id", json_object_new_string(pid));
-			json_object_object_add(s, "endpoint_id", json_object_new_string(e.pid));
-			json_object_object_add(s, "created_at", api_time_json(sub_id_ms(rows[i].id)));
-			json_object_object_add(s, "status", json_object_new_string(status_names[rows[i].status % 3]));
-			json_object_object_add(s, "error", json_object_new_string(inlet_errname(rc)));
-		}
-		json_object_array_add(data, s);
-	}
+	for (size_t i = 0; i < n && i < q.limit; i++)
+		json_object_array_add(data, api_submission_json(app, &e, &rows[i], &rc));
 	json_object_object_add(o, "data", data);
 	if (n > q.limit) {
 		char pid[PUBID_MAX];
@@ -258,7 +277,7 @@ void api_submission_patch(struct http_req *r)
 		return;
 	if (api_get_string(r, body, "status", &status))
 		goto out;
-	if (!status || (st = status_parse(status)) < 0) {
+	if (!status || (st = api_status_parse(status)) < 0) {
 		http_error(r, 400, "invalid", "\"status\" must be \"inbox\", \"spam\" or \"trash\".");
 		goto out;
 	}

@@ -9,6 +9,9 @@
 
 #include "app/evdicts.h"
 #include "app/tally.h"
+#include "jobs/runner.h"
+#include "jobs/webhook.h"
+#include "store/queue.h"
 #include "blob/blob.h"
 #include "core/alloc.h"
 #include "core/enc.h"
@@ -16,6 +19,7 @@
 #include "core/log.h"
 #include "endpoint/cache.h"
 #include "ingest/ratelimit.h"
+#include "jobs/smtp.h"
 #include "store/shards.h"
 #include "store/subs.h"
 #include "store/tenant.h"
@@ -28,6 +32,27 @@ static int ensure_dir(const char *path)
 		log_msg(LOG_ERROR, "cannot create %s: %s", path, strerror(errno));
 		return INLET_EIO;
 	}
+	return 0;
+}
+
+/* Email settings are checked at the start, not at the first submission:
+ * a typo in INLET_SMTP_* should stop the server, not kill mail jobs later. */
+static int open_smtp(struct app *a)
+{
+	struct smtp_config *c = xcalloc(1, sizeof(*c));
+	int rc = smtp_config_from_env(c);
+
+	if (rc == INLET_ENOTFOUND) {
+		free(c);
+		return 0;
+	}
+	if (rc) {
+		log_msg(LOG_ERROR, "INLET_SMTP_URL must be smtp:// or smtps:// with a host, INLET_SMTP_FROM "
+				   "an address, and INLET_SMTP_USER and INLET_SMTP_PASSWORD both set or both unset");
+		free(c);
+		return rc;
+	}
+	a->smtp = c;
 	return 0;
 }
 
@@ -78,6 +103,16 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	a->rl = ratelimit_create();
 	a->tally = tally_create(a->shared);
 	a->dicts = evdicts_create(a);
+	snprintf(path, sizeof(path), "%s/jobs.db", cfg->data_dir);
+	if ((rc = queue_open(&a->queue, path)))
+		goto out;
+	a->webhook_allow = xcalloc(1, sizeof(*a->webhook_allow));
+	if ((rc = webhook_allowlist_parse(getenv("INLET_WEBHOOK_ALLOW"), a->webhook_allow))) {
+		log_msg(LOG_ERROR, "INLET_WEBHOOK_ALLOW must be a comma list of host names and CIDRs");
+		goto out;
+	}
+	if ((rc = open_smtp(a)))
+		goto out;
 out:
 	if (rc) {
 		app_close(a);
@@ -95,6 +130,7 @@ void app_close(struct app *a)
 	 * store (its writer may forward queued ops into dedicated stores),
 	 * then the dedicated stores. The counters go first, into the shared
 	 * store (the server has drained: nothing adds to them any more). */
+	runner_stop(a->runner); /* first: its jobs use everything below */
 	evdicts_destroy(a->dicts);
 	tally_destroy(a->tally);
 	shards_stop(a->shards);
@@ -108,8 +144,17 @@ void app_close(struct app *a)
 	vault_destroy(a->vault);
 	vault_mac_destroy(a->ip_mac);
 	vault_mac_destroy(a->project_mac);
+	queue_close(a->queue);
+	free(a->webhook_allow);
 	pthread_mutex_destroy(&a->salt_lock);
+	smtp_config_free(a->smtp); /* last: mail workers may read it until they stop */
+	free(a->smtp);
 	free(a);
+}
+
+int app_start_jobs(struct app *a)
+{
+	return runner_start(a, a->queue, a->cfg.jobs_fast, a->cfg.jobs_slow, &a->runner);
 }
 
 struct substore *app_subs(struct app *a, int64_t endpoint_id)

@@ -23,7 +23,11 @@ struct ratelimit;
 struct pubid;
 struct vault_mac;
 struct tally;
+struct queue;
+struct runner;
+struct webhook_allowlist;
 struct evdicts;
+struct smtp_config;
 
 struct app {
 	struct config cfg;
@@ -36,11 +40,18 @@ struct app {
 	struct ratelimit *rl;
 	struct pubid *ids;
 	struct tally *tally;      /* daily counters */
+	struct queue *queue;      /* DATA/jobs.db, the durable job queue */
+	struct runner *runner;    /* its workers and the outbox drainer (serve only) */
+	struct webhook_allowlist *webhook_allow; /* INLET_WEBHOOK_ALLOW */
 	pthread_mutex_t salt_lock;
 	int64_t salt_day;         /* under salt_lock */
 	struct vault_mac *ip_mac; /* keyed with salt_day's salt; under salt_lock */
 	struct vault_mac *project_mac; /* derives Sentry project ids */
 	struct evdicts *dicts;    /* zstd dictionaries of events endpoints */
+	/* INLET_SMTP_*, read once when the server opens (a bad value stops
+	 * the start); NULL: email is off (INLET_SMTP_URL unset). Read-only
+	 * afterwards, shared by the mail workers. */
+	struct smtp_config *smtp;
 };
 
 /* Opens the data folder (creating it). full = 0 opens only what the CLI
@@ -48,6 +59,9 @@ struct app {
 int app_open(struct app **out, const struct config *cfg, int full);
 /* Flushes writers and closes everything. Accepts NULL. */
 void app_close(struct app *a);
+
+/* Starts the job workers and the outbox drainer (the server does). */
+int app_start_jobs(struct app *a);
 
 /* The submission store that holds endpoint_id's submissions. */
 struct substore *app_subs(struct app *a, int64_t endpoint_id);

@@ -12,6 +12,7 @@
 #define TRACKX_EVENT_MAX (1024u * 1024)  /* TrackX's own limit */
 #define REPORT_MAX (100u * 1024)
 #define ENVELOPE_MAX (20u * 1024 * 1024) /* compressed; 100 MiB decoded */
+#define IMPORT_MAX (64u * 1024 * 1024) /* an export file; streamed, never held whole */
 
 const struct route app_routes[] = {
 	{ "POST", "/f/{key}", form_post, form_begin, form_body, FORM_MAX, 0, "Submit a form" },
@@ -38,6 +39,8 @@ const struct route app_routes[] = {
 	{ "PATCH", "/api/v1/endpoints/{id}", api_endpoint_patch, NULL, NULL, API_MAX, ROUTE_API, "Change an endpoint" },
 	{ "DELETE", "/api/v1/endpoints/{id}", api_endpoint_delete, NULL, NULL, 0, ROUTE_API, "Delete an endpoint and its data" },
 	{ "GET", "/api/v1/endpoints/{id}/submissions", api_submissions_list, NULL, NULL, 0, ROUTE_API, "List submissions" },
+	{ "POST", "/api/v1/endpoints/{id}/imports", api_imports_post, api_imports_begin, api_imports_body, IMPORT_MAX, ROUTE_API, "Import an export (CSV, JSON, NDJSON) as submissions" },
+	{ "GET", "/api/v1/endpoints/{id}/export", api_endpoint_export, NULL, NULL, 0, ROUTE_API, "Export submissions (CSV, JSON, NDJSON), streamed" },
 	{ "GET", "/api/v1/endpoints/{id}/issues", api_issues_list, NULL, NULL, 0, ROUTE_API, "List issues (sort, state, search)" },
 	{ "GET", "/api/v1/endpoints/{id}/sessions", api_sessions_graph, NULL, NULL, 0, ROUTE_API, "Sessions per hour" },
 	{ "GET", "/api/v1/endpoints/{id}/stats", api_endpoint_stats, NULL, NULL, 0, ROUTE_API, "Daily counters of an endpoint" },
@@ -48,6 +51,14 @@ const struct route app_routes[] = {
 	{ "GET", "/api/v1/events/{id}", api_event_get, NULL, NULL, 0, ROUTE_API, "One event, opened" },
 	{ "GET", "/api/v1/events/{id}/attachments/{n}", api_event_attachment, NULL, NULL, 0, ROUTE_API, "Download an event's attachment" },
 	{ "GET", "/api/v1/stats", api_account_stats, NULL, NULL, 0, ROUTE_API, "Daily counters of the account" },
+	{ "POST", "/api/v1/endpoints/{id}/webhooks", api_webhooks_create, NULL, NULL, API_MAX, ROUTE_API, "Add a webhook" },
+	{ "GET", "/api/v1/endpoints/{id}/webhooks", api_webhooks_list, NULL, NULL, 0, ROUTE_API, "An endpoint's webhooks" },
+	{ "GET", "/api/v1/webhooks/{id}", api_webhook_get, NULL, NULL, 0, ROUTE_API, "One webhook" },
+	{ "PATCH", "/api/v1/webhooks/{id}", api_webhook_patch, NULL, NULL, API_MAX, ROUTE_API, "Change a webhook (url, events, format, enabled)" },
+	{ "DELETE", "/api/v1/webhooks/{id}", api_webhook_delete, NULL, NULL, 0, ROUTE_API, "Remove a webhook" },
+	{ "GET", "/api/v1/webhooks/{id}/deliveries", api_webhook_deliveries, NULL, NULL, 0, ROUTE_API, "A webhook's delivery log" },
+	{ "POST", "/api/v1/deliveries/{id}/redeliver", api_delivery_redeliver, NULL, NULL, API_MAX, ROUTE_API, "Deliver again" },
+	{ "GET", "/api/v1/jobs", api_jobs_list, NULL, NULL, 0, ROUTE_API, "The account's jobs" },
 	{ "GET", "/api/v1/keys", api_keys_list, NULL, NULL, 0, ROUTE_API, "List API keys" },
 	{ "POST", "/api/v1/keys", api_keys_create, NULL, NULL, API_MAX, ROUTE_API, "Create an API key" },
 	{ "DELETE", "/api/v1/keys/{id}", api_key_delete, NULL, NULL, 0, ROUTE_API, "Revoke an API key" },

@@ -24,6 +24,9 @@ struct config {
 	size_t move_batch;        /* INLET_MOVE_BATCH; rows per copy step of a move, default 2,000 */
 	size_t move_pause_ms;     /* INLET_MOVE_PAUSE_MS; pause between copy steps, to leave
 				   * room for live ingest on a busy disk; default 0 */
+	unsigned jobs_fast;       /* INLET_JOBS_FAST; worker threads of the fast lane, default 2 */
+	unsigned jobs_slow;       /* INLET_JOBS_SLOW; worker threads of the slow lane, default 1 */
+	size_t webhook_timeout_ms; /* INLET_WEBHOOK_TIMEOUT_MS; one delivery attempt, default 10 s */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */

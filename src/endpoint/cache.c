@@ -9,6 +9,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "store/webhooks.h"
 
 #define NBUCKETS 1024
 
@@ -22,6 +23,7 @@ struct ep_cache {
 	struct tenant *t;
 	struct node *buckets[NBUCKETS]; /* under lock */
 	size_t n, max;                  /* under lock */
+	uint64_t gen;                   /* under lock: bumped by every invalidation */
 	int64_t ttl_ms;
 };
 
@@ -104,6 +106,7 @@ static int unlink_key(struct ep_cache *c, const char *key)
 void ep_cache_invalidate(struct ep_cache *c, const char *key)
 {
 	pthread_mutex_lock(&c->lock);
+	c->gen++;
 	unlink_key(c, key);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -137,6 +140,14 @@ static int load(struct ep_cache *c, const char *key, struct ep_entry **out)
 		log_msg(LOG_WARN, "endpoint %s: stored settings invalid (%s); using defaults", ep.pid, err);
 		settings_parse(NULL, &e->settings, err, sizeof(err));
 	}
+	/* Whether a submission causes jobs, so a post writes the outbox only
+	 * when something will read it. */
+	{
+		int hooks = 0;
+
+		(void)webhooks_any(c->t, ep.id, &hooks);
+		e->jobs = hooks || e->settings.nnotify || e->settings.autoresponse.enabled;
+	}
 	*out = e;
 out:
 	arena_destroy(a);
@@ -148,9 +159,11 @@ int ep_cache_get(struct ep_cache *c, const char *key, struct ep_entry **out)
 	struct node *nd;
 	struct ep_entry *e = NULL;
 	int64_t now = now_ms();
+	uint64_t gen;
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
+	gen = c->gen;
 	for (nd = c->buckets[hash(key)]; nd; nd = nd->next) {
 		if (strcmp(nd->e->key, key) == 0) {
 			if (now - nd->e->loaded_ms < c->ttl_ms) {
@@ -168,6 +181,13 @@ int ep_cache_get(struct ep_cache *c, const char *key, struct ep_entry **out)
 	if ((rc = load(c, key, &e)))
 		return rc;
 	pthread_mutex_lock(&c->lock);
+	if (c->gen != gen) {
+		/* Invalidated while this load read the tenant store: what was
+		 * read may predate the change, so it serves this caller only. */
+		pthread_mutex_unlock(&c->lock);
+		*out = e;
+		return 0;
+	}
 	unlink_key(c, key);
 	if (c->n >= c->max)
 		clear_all(c); /* rare: a cache this full is cheaper to refill */

@@ -21,6 +21,7 @@ struct ep_entry {
 	uint8_t wrapped[ENDPOINT_WRAPPED_MAX];
 	size_t wrapped_len;
 	struct settings settings;
+	int jobs;              /* a submission causes jobs (webhooks, email): write the outbox */
 	int64_t loaded_ms;
 };
 

@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
 #include "ingest/header.h"
+#include "jobs/mail.h"
 
 #define MAX_ORIGINS 64
 #define MAX_REQUIRED 64
@@ -39,6 +41,12 @@ void settings_free(struct settings *s)
 	for (size_t i = 0; i < s->nrequired; i++)
 		free(s->required[i].name);
 	free(s->required);
+	for (size_t i = 0; i < s->nnotify; i++)
+		free(s->notify[i]);
+	free(s->notify);
+	free(s->autoresponse.subject);
+	free(s->autoresponse.text);
+	free(s->subject_template);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -86,6 +94,92 @@ static int get_bool(json_object *o, const char *key, int *out, char *err, size_t
 static int is_http_url(const char *s)
 {
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* An optional string member into *out (heap; "" and null leave it NULL).
+ * name is how the user knows the key ("autoresponse.subject"). A NUL
+ * inside is refused: C would silently cut the text there. one_line
+ * refuses control characters too: the value becomes a Subject, and
+ * although the composer would clean it, the owner should hear now that
+ * it cannot be sent as typed. */
+static int get_text(json_object *o, const char *key, const char *name, size_t max, int one_line,
+		    char **out, char *err, size_t errsize)
+{
+	json_object *v;
+	const char *str;
+	size_t len;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		goto bad;
+	str = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len > max || strlen(str) != len)
+		goto bad;
+	for (size_t i = 0; one_line && i < len; i++)
+		if ((unsigned char)str[i] < 0x20 || str[i] == 0x7f)
+			goto bad;
+	if (len)
+		*out = xstrdup(str);
+	return 0;
+bad:
+	snprintf(err, errsize, "%s must be a string of at most %zu bytes%s", name, max,
+		 one_line ? " on one line" : "");
+	return INLET_EINVAL;
+}
+
+/* "notify": addresses checked as the mailer will check them, so a job
+ * never fails later on an address the API accepted. Duplicates are
+ * dropped (ignoring case, the first spelling kept): one person, one copy. */
+static int parse_notify(json_object *v, struct settings *s, char *err, size_t errsize)
+{
+	size_t len;
+
+	if (!json_object_is_type(v, json_type_array) || (len = json_object_array_length(v)) > MAIL_MAX_TO) {
+		snprintf(err, errsize, "notify must be an array of at most %d email addresses", MAIL_MAX_TO);
+		return INLET_EINVAL;
+	}
+	s->notify = xcalloc(len ? len : 1, sizeof(char *));
+	for (size_t i = 0; i < len; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		const char *addr = json_object_get_string(e);
+		int dup = 0;
+
+		if (!json_object_is_type(e, json_type_string) ||
+		    strlen(addr) != (size_t)json_object_get_string_len(e) || !mail_address_valid(addr)) {
+			snprintf(err, errsize, "notify item %zu is not an email address like ops@example.org",
+				 i + 1);
+			return INLET_EINVAL;
+		}
+		for (size_t j = 0; j < s->nnotify && !dup; j++)
+			dup = strcasecmp(s->notify[j], addr) == 0;
+		if (!dup)
+			s->notify[s->nnotify++] = xstrdup(addr);
+	}
+	return 0;
+}
+
+static int blank(const char *t)
+{
+	return !t || t[strspn(t, " \t\r\n")] == '\0';
+}
+
+static int parse_autoresponse(json_object *ar, struct settings *s, char *err, size_t errsize)
+{
+	int rc;
+
+	if (!json_object_is_type(ar, json_type_object))
+		return bad(err, errsize, "autoresponse must be an object");
+	if ((rc = get_bool(ar, "enabled", &s->autoresponse.enabled, err, errsize)) ||
+	    (rc = get_text(ar, "subject", "autoresponse.subject", MAIL_SUBJECT_MAX, 1, &s->autoresponse.subject,
+			   err, errsize)) ||
+	    (rc = get_text(ar, "text", "autoresponse.text", SETTINGS_AUTORESPONSE_TEXT_MAX, 0,
+			   &s->autoresponse.text, err, errsize)))
+		return rc;
+	if (s->autoresponse.enabled && blank(s->autoresponse.text))
+		return bad(err, errsize, "autoresponse.text is required when the autoresponse is enabled");
+	return 0;
 }
 
 int settings_from_json(json_object *o, struct settings *s, char *err, size_t errsize)
@@ -214,6 +308,15 @@ int settings_from_json(json_object *o, struct settings *s, char *err, size_t err
 			goto out;
 		s->rl_burst = (unsigned)(n ? n : 1);
 	}
+	if (json_object_object_get_ex(o, "notify", &v) && !json_object_is_type(v, json_type_null) &&
+	    (rc = parse_notify(v, s, err, errsize)))
+		goto out;
+	if (json_object_object_get_ex(o, "autoresponse", &v) && !json_object_is_type(v, json_type_null) &&
+	    (rc = parse_autoresponse(v, s, err, errsize)))
+		goto out;
+	if ((rc = get_text(o, "subject_template", "subject_template", MAIL_SUBJECT_MAX, 1, &s->subject_template,
+			   err, errsize)))
+		goto out;
 out:
 	if (rc)
 		settings_free(s);
@@ -267,6 +370,18 @@ json_object *settings_to_json(const struct settings *s)
 	json_object_object_add(rl, "burst", json_object_new_int64(s->rl_burst));
 	json_object_object_add(o, "rate_limit", rl);
 	json_object_object_add(o, "shard_threshold", json_object_new_int64((int64_t)s->shard_threshold));
+	a = json_object_new_array();
+	for (size_t i = 0; i < s->nnotify; i++)
+		json_object_array_add(a, json_object_new_string(s->notify[i]));
+	json_object_object_add(o, "notify", a);
+	f = json_object_new_object();
+	json_object_object_add(f, "enabled", json_object_new_boolean(s->autoresponse.enabled));
+	json_object_object_add(f, "subject", s->autoresponse.subject ? json_object_new_string(s->autoresponse.subject)
+								    : NULL);
+	json_object_object_add(f, "text", s->autoresponse.text ? json_object_new_string(s->autoresponse.text) : NULL);
+	json_object_object_add(o, "autoresponse", f);
+	json_object_object_add(o, "subject_template",
+			       s->subject_template ? json_object_new_string(s->subject_template) : NULL);
 	return o;
 }
 

@@ -31,7 +31,22 @@ struct settings {
 	unsigned rl_per_minute;    /* 0: no rate limit */
 	unsigned rl_burst;
 	uint64_t shard_threshold;  /* submissions before a move to its own database; 0: the server's */
+	/* Email (jobs/notify.c). notify: addresses that get a notification
+	 * of each submission, each mail_address_valid(), no duplicates
+	 * (compared ignoring case), in the order given; none: no email. */
+	char **notify;
+	size_t nnotify;
+	/* The reply to the submitter. The text is the owner's own words only
+	 * (see jobs/mail.h); text is non-NULL and not blank when enabled. */
+	struct {
+		int enabled;
+		char *subject;          /* NULL: "Thank you for your submission" */
+		char *text;             /* NULL only when never set */
+	} autoresponse;
+	char *subject_template;    /* NULL: "New submission to {endpoint}" */
 };
+
+#define SETTINGS_AUTORESPONSE_TEXT_MAX 10000 /* bytes of autoresponse.text */
 
 /* Parses settings JSON (NULL or "" = all defaults). On a bad value returns
  * INLET_EINVAL with a message for the user in err. Free with settings_free. */

@@ -66,6 +66,9 @@ void http_set_state(struct http_req *r, void *state);
 const char *http_request_id(const struct http_req *r);
 /* 1 once an answer has been set. */
 int http_answered(const struct http_req *r);
+/* 1 once the server is shutting down: work for a suspended request should
+ * stop and answer, as the drain waits for it. */
+int http_draining(const struct http_req *r);
 
 /* Answers. Each sets the one answer of the request; later calls are
  * ignored (and asserted against in debug builds). body is copied. */
@@ -84,6 +87,13 @@ void http_respond_empty(struct http_req *r, int status);
 typedef long (*http_reader_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 void http_respond_stream(struct http_req *r, int status, const char *content_type,
 			 uint64_t size, http_reader_fn fn, void *ctx, void (*free_fn)(void *));
+/* Streams a body of unknown size (chunked; an HTTP/1.0 client gets it up
+ * to a close). fn returns bytes written (> 0), 0 at the end, or -1 on
+ * error: the last chunk is then never sent, so the client sees the answer
+ * cut. fn must block until it has bytes: a 0 means the end. free_fn(ctx)
+ * runs when the response is done, also when the client left half-way. */
+void http_respond_chunked(struct http_req *r, int status, const char *content_type,
+			  http_reader_fn fn, void *ctx, void (*free_fn)(void *));
 /* Adds a response header (copied); call before or after the respond call,
  * but before the request finishes. */
 void http_add_header(struct http_req *r, const char *name, const char *value);

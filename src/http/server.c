@@ -76,6 +76,7 @@ struct http_req {
 	void *reader_ctx;
 	void (*reader_free)(void *);
 	uint64_t stream_size;
+	int chunked;             /* the stream's size is unknown */
 	struct hdr *headers;
 	size_t bytes_out;
 };
@@ -93,6 +94,7 @@ const char *http_request_id(const struct http_req *r) { return r->id; }
 const char *http_client_ip(const struct http_req *r) { return r->ip; }
 int http_answered(const struct http_req *r) { return r->status != 0; }
 int http_body_too_big(const struct http_req *r) { return r->body_too_big; }
+int http_draining(const struct http_req *r) { return atomic_load(&r->srv->draining); }
 
 const char *http_param(const struct http_req *r, const char *name)
 {
@@ -193,6 +195,13 @@ void http_respond_stream(struct http_req *r, int status, const char *content_typ
 	r->stream_size = size;
 }
 
+void http_respond_chunked(struct http_req *r, int status, const char *content_type,
+			  http_reader_fn fn, void *ctx, void (*free_fn)(void *))
+{
+	http_respond_stream(r, status, content_type, 0, fn, ctx, free_fn);
+	r->chunked = 1;
+}
+
 void http_add_header(struct http_req *r, const char *name, const char *value)
 {
 	struct hdr *h = arena_alloc(r->arena, sizeof(*h));
@@ -228,6 +237,8 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (n == 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (r->chunked)
+		r->bytes_out += (size_t)n;
 	return (ssize_t)n;
 }
 
@@ -236,9 +247,14 @@ static enum MHD_Result queue_answer(struct http_req *r)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (r->reader) {
-		resp = MHD_create_response_from_callback(r->stream_size, 64 * 1024, stream_cb, r, NULL);
-		r->bytes_out = (size_t)r->stream_size;
+	/* libmicrohttpd 0.9.75 writes the last chunk ("0\r\n\r\n") after the
+	 * headers of a chunked answer to HEAD, a body HEAD must not have: that
+	 * answer goes out empty instead (so with Content-Length: 0; the size
+	 * is not known before the body is made). */
+	if (r->reader && !(r->chunked && strcmp(r->method, "HEAD") == 0)) {
+		resp = MHD_create_response_from_callback(r->chunked ? MHD_SIZE_UNKNOWN : r->stream_size,
+							 64 * 1024, stream_cb, r, NULL);
+		r->bytes_out = r->chunked ? 0 : (size_t)r->stream_size;
 	} else {
 		resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_COPY);
 		r->bytes_out = r->resp_len;

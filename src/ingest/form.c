@@ -35,6 +35,7 @@
 #include "ingest/page.h"
 #include "ingest/ratelimit.h"
 #include "ingest/urlenc.h"
+#include "jobs/runner.h"
 #include "store/subs.h"
 #include "vault/pubid.h"
 #include "vault/vault.h"
@@ -448,6 +449,8 @@ static void committed(void *ctx, int rc)
 		respond_failure(r, f);
 	} else {
 		f->committed = 1;
+		if (f->ep->jobs)
+			runner_kick(f->app->runner);
 		cors(r, f);
 		if (f->html) {
 			http_add_header(r, "Location", f->next_url);
@@ -614,6 +617,8 @@ void form_post(struct http_req *r)
 	row.sealed = sealed;
 	row.sealed_len = sealed_len;
 	row.shard_threshold = (int64_t)f->ep->settings.shard_threshold;
+	/* Spam causes no notification or webhook. */
+	row.outbox = f->ep->jobs && row.status == SUB_INBOX;
 	metrics_ingest(row.status == SUB_SPAM ? "spam" : "accepted");
 	json_object_put(fields);
 	json_object_put(special);

@@ -202,6 +202,14 @@ int backup_run(const char *data_dir, const char *out_dir, int with_key, struct b
 		if ((rc = copy_submissions(data_dir, out_dir, st, progress, ctx)))
 			return rc;
 	}
+	/* The job queue after the submission databases: a job then never
+	 * misses its outbox row (drained after the submission copy, the job is
+	 * in this copy; a job whose submission came later finds it gone and
+	 * ends). */
+	snprintf(a, sizeof(a), "%s/jobs.db", data_dir);
+	snprintf(b, sizeof(b), "%s/jobs.db", out_dir);
+	if (access(a, F_OK) == 0 && (rc = copy_db(a, b, st)))
+		return rc;
 	if (progress)
 		progress(ctx, st);
 	snprintf(a, sizeof(a), "%s/blobs", data_dir);

@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -837,6 +838,24 @@ int queue_cancel(struct queue *q, int64_t id)
 	struct queue_hooks h;
 
 	return change_state(q, S_CANCEL, id, &lane, &h);
+}
+
+int queue_release_all(struct queue *q, int64_t now, int64_t *n)
+{
+	char sql[200];
+	int rc;
+
+	*n = 0;
+	if (!TIME_OK(now))
+		return INLET_EINVAL;
+	snprintf(sql, sizeof(sql), "UPDATE jobs SET state='queued',lease_until_ms=0,run_at_ms=%lld,updated_ms=%lld"
+				   " WHERE state='running'", (long long)now, (long long)now);
+	pthread_mutex_lock(&q->lock);
+	rc = db_exec(q->db, sql);
+	if (!rc)
+		*n = sqlite3_changes(q->db);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 /* ---- reading ---------------------------------------------------------------- */

@@ -176,6 +176,10 @@ int queue_retry(struct queue *q, int64_t id);
 int queue_cancel(struct queue *q, int64_t id);
 
 /* One job, payload included, in a. */
+/* Every running job back to queued, due now: for a process that starts
+ * as the queue's only worker (the server holds DATA/serve.lock), whose
+ * previous incarnation died holding leases. *n gets how many. */
+int queue_release_all(struct queue *q, int64_t now_ms, int64_t *n);
 int queue_get(struct queue *q, int64_t id, struct arena *a, struct queue_job *job);
 
 struct queue_filter {

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -77,6 +78,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE daily_counts(account_id INTEGER NOT NULL, endpoint_id INTEGER NOT NULL,"
 	"  day INTEGER NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,"
 	"  PRIMARY KEY(account_id, endpoint_id, day, name)) WITHOUT ROWID;",
+	/* 4: the transactional outbox: what a committed row still has to cause
+	 * (notifications, webhooks), written in the row's own transaction and
+	 * drained into the job queue (jobs/runner.c), then deleted. */
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL,"
+	"  event TEXT NOT NULL, ref INTEGER NOT NULL, created_ms INTEGER NOT NULL);",
 };
 
 /* ---- ids ----------------------------------------------------------------- */
@@ -84,9 +90,30 @@ static const char *const migrations[] = {
 static atomic_llong last_id;
 static unsigned node_bits;
 
+/* Sequence of ids at past times (sub_id_past); only its low 12 bits count. */
+static atomic_uint past_seq;
+
 void sub_id_set_node(unsigned node)
 {
+	unsigned seed = 0;
+
 	node_bits = (node & 0xff) << 12;
+	/* A random start, so a second run over the same file begins away
+	 * from the ids the first one took. */
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (unsigned)now_ms();
+	atomic_store(&past_seq, seed);
+}
+
+int sub_id_past(int64_t ms, int64_t *out)
+{
+	unsigned seq;
+
+	if (ms <= 0 || ms >= now_ms())
+		return INLET_EINVAL;
+	seq = atomic_fetch_sub(&past_seq, 1u) & 0xfffu;
+	*out = (int64_t)ms << 20 | node_bits | seq;
+	return 0;
 }
 
 int64_t sub_id_next(void)
@@ -182,6 +209,91 @@ int substore_log_write(struct writer *w, int64_t endpoint_id, int64_t id)
 	return rc == SQLITE_DONE ? 0 : INLET_EDB;
 }
 
+/* ---- outbox ------------------------------------------------------------------ */
+
+int substore_outbox_write(struct writer *w, int64_t endpoint_id, const char *event, int64_t ref)
+{
+	sqlite3_stmt *st = writer_stmt(w, 7, "INSERT INTO outbox(endpoint_id,event,ref,created_ms) VALUES(?,?,?,?)");
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ref);
+	sqlite3_bind_int64(st, 4, now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return INLET_EDB;
+	return 0;
+}
+
+int substore_outbox_read(struct substore *s, size_t limit, struct arena *a, struct outbox_row **rows, size_t *n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*n = 0;
+	*rows = arena_alloc(a, (limit ? limit : 1) * sizeof(**rows));
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT id,endpoint_id,event,ref,created_ms FROM outbox ORDER BY id LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
+		struct outbox_row *o = &(*rows)[(*n)++];
+
+		o->id = sqlite3_column_int64(st, 0);
+		o->endpoint_id = sqlite3_column_int64(st, 1);
+		o->event = arena_strdup(a, (const char *)sqlite3_column_text(st, 2));
+		o->ref = sqlite3_column_int64(st, 3);
+		o->created_ms = sqlite3_column_int64(st, 4);
+	}
+	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
+
+struct outbox_done_op {
+	struct writer_op op; /* first */
+	int64_t upto;
+};
+
+static int outbox_done_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+{
+	struct outbox_done_op *o = (struct outbox_done_op *)op;
+	sqlite3_stmt *st = writer_stmt(w, 15, "DELETE FROM outbox WHERE id<=?");
+	int rc;
+
+	(void)db;
+	if (!st)
+		return INLET_EDB;
+	sqlite3_bind_int64(st, 1, o->upto);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : INLET_EDB;
+}
+
+static void outbox_done_done(struct writer_op *op, int rc)
+{
+	(void)op;
+	(void)rc;
+}
+
+int substore_outbox_done(struct substore *s, int64_t upto)
+{
+	struct outbox_done_op o = { .op = { .apply = outbox_done_apply, .done = outbox_done_done }, .upto = upto };
+
+	return writer_run(s->writer, &o.op);
+}
+
 /* ---- insert -------------------------------------------------------------- */
 
 struct insert_op {
@@ -222,6 +334,8 @@ static int insert_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	if (substore_is_tracked(io->s, io->row.endpoint_id) &&
 	    (rc = substore_log_write(w, io->row.endpoint_id, io->row.id)))
 		return rc; /* the insert is undone with the failed op */
+	if (io->row.outbox && (rc = substore_outbox_write(w, io->row.endpoint_id, "submission.created", io->row.id)))
+		return rc;
 	substore_count_delta(io->s, io->row.endpoint_id, 1, io->row.shard_threshold);
 	return 0;
 }
@@ -466,33 +580,36 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
+	int64_t upper;
 	int rc;
 
 	*n = 0;
 	*rows = arena_alloc(a, (q->limit ? q->limit : 1) * sizeof(**rows));
 	if ((rc = db_pool_acquire(s->readers, &db)))
 		return rc;
-	/* One statement for every filter: unset bounds are open (NULL). */
-	rc = sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM submissions"
-				    " WHERE endpoint_id=?1 AND (?2 IS NULL OR id<?2)"
-				    " AND (?3 IS NULL OR id>=?3) AND (?4 IS NULL OR id<?4)"
-				    " AND (?5 IS NULL OR status=?5)"
-				    " ORDER BY endpoint_id DESC, id DESC LIMIT ?6",
+	/* The id bounds are always bound (open ones as 0 and INT64_MAX), and
+	 * the two upper ones folded into one: written as "?x IS NULL OR id<?x",
+	 * SQLite could not use them as the index range, and each page scanned
+	 * the endpoint's index from its end (deep cursors, exports: O(n) each). */
+#define LIST_WHERE " FROM submissions WHERE endpoint_id=?1 AND id>=?2 AND id<?3 AND (?4 IS NULL OR status=?4)"
+	rc = sqlite3_prepare_v2(db, q->oldest_first
+				    ? "SELECT " ROW_COLS LIST_WHERE " ORDER BY endpoint_id, id LIMIT ?5"
+				    : "SELECT " ROW_COLS LIST_WHERE " ORDER BY endpoint_id DESC, id DESC LIMIT ?5",
 				-1, &st, NULL);
+#undef LIST_WHERE
 	if (rc != SQLITE_OK) {
 		rc = INLET_EDB;
 		goto out;
 	}
+	upper = q->max_id ? q->max_id : INT64_MAX;
+	if (!q->oldest_first && q->before_id && q->before_id < upper)
+		upper = q->before_id;
 	sqlite3_bind_int64(st, 1, q->endpoint_id);
-	if (q->before_id)
-		sqlite3_bind_int64(st, 2, q->before_id);
-	if (q->min_id)
-		sqlite3_bind_int64(st, 3, q->min_id);
-	if (q->max_id)
-		sqlite3_bind_int64(st, 4, q->max_id);
+	sqlite3_bind_int64(st, 2, q->min_id);
+	sqlite3_bind_int64(st, 3, upper);
 	if (q->status >= 0)
-		sqlite3_bind_int(st, 5, q->status);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)q->limit);
+		sqlite3_bind_int(st, 4, q->status);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)q->limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < q->limit)
 		substore_row_from(a, st, &(*rows)[(*n)++]);
 	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);

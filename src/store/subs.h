@@ -27,6 +27,7 @@ struct sub_row {
 	const uint8_t *sealed; /* vault_seal output */
 	size_t sealed_len;
 	int64_t shard_threshold; /* inserts: the endpoint's move threshold (0: the default) */
+	int outbox;            /* inserts: also write "submission.created" to the outbox */
 };
 
 /* ms of a submission id. */
@@ -35,6 +36,15 @@ static inline int64_t sub_id_ms(int64_t id) { return id >> 20; }
 int64_t sub_id_next(void);
 /* node (0..255) goes into every id this process makes. */
 void sub_id_set_node(unsigned node);
+/* An id at a past time ms, for a row brought in from elsewhere (imports),
+ * so it sorts where its source had it. Live ids take sequence 0, 1, … of
+ * their ms; these take the next value of a per-process counter that runs
+ * down from a random start, so two calls 4,096 apart may repeat and the id
+ * may name a row that exists (a live row of that ms, an earlier import):
+ * the insert then fails with INLET_EEXISTS and the caller asks again,
+ * moving to the next ms when that one is full (4,096 ids per ms and node).
+ * INLET_EINVAL when ms is not in the past: ids of now are sub_id_next's. */
+int sub_id_past(int64_t ms, int64_t *out);
 
 int substore_open(struct substore **out, const char *path, const char *name);
 /* Commits what is queued, stops the writer, closes. Accepts NULL. */
@@ -55,8 +65,10 @@ struct sub_query {
 	int64_t max_id;    /* exclusive; 0 = none */
 	int status;        /* enum sub_status, or -1 for any */
 	size_t limit;
+	int oldest_first;  /* 1: ascending ids, for exports (before_id is
+			    * ignored: page on with min_id = last id + 1) */
 };
-/* Newest first. */
+/* Newest first, or oldest first when asked. */
 int substore_list(struct substore *s, const struct sub_query *q, struct arena *a,
 		  struct sub_row **rows, size_t *n);
 
@@ -64,6 +76,20 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 int substore_set_status(struct substore *s, int64_t endpoint_id, int64_t id, int status);
 int substore_delete(struct substore *s, int64_t endpoint_id, int64_t id);
 int substore_delete_endpoint(struct substore *s, int64_t endpoint_id);
+/* The transactional outbox: rows written with the submission they are
+ * about, in the same transaction, read by the job runner and deleted once
+ * their jobs are in the queue (enqueueing is idempotent, so a crash in
+ * between only enqueues them again). */
+struct outbox_row {
+	int64_t id, endpoint_id, ref, created_ms;
+	const char *event;     /* "submission.created" */
+};
+/* The oldest limit rows. */
+int substore_outbox_read(struct substore *s, size_t limit, struct arena *a, struct outbox_row **rows,
+			 size_t *n);
+/* Deletes the rows up to id upto (through the writer). */
+int substore_outbox_done(struct substore *s, int64_t upto);
+
 /* Rows stored for the endpoint, from the counts the writer keeps. */
 int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out);
 

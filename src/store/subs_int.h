@@ -48,6 +48,8 @@ struct substore *substore_moved_to(const struct substore *s, int64_t endpoint_id
 /* Adds delta to the endpoint's row count at the end of the batch (the
  * count that decides when it moves); threshold 0 keeps the last one. */
 void substore_count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold);
+/* Appends an outbox row on the writer's connection (inside the batch). */
+int substore_outbox_write(struct writer *w, int64_t endpoint_id, const char *event, int64_t ref);
 /* Appends (endpoint, id) to move_log on the writer's connection. */
 int substore_log_write(struct writer *w, int64_t endpoint_id, int64_t id);
 struct writer *substore_writer(struct substore *s);

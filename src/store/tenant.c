@@ -9,6 +9,7 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "store/db.h"
+#include "store/tenant_int.h"
 
 /* Numbered migrations: append, never edit a released one. */
 static const char *const migrations[] = {
@@ -51,11 +52,27 @@ static const char *const migrations[] = {
 	"  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,"
 	"  state TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', rows_copied INTEGER NOT NULL DEFAULT 0,"
 	"  rows_total INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);",
+	/* 3: webhooks and their delivery log (store/webhooks.c). The secret is
+	 * sealed with the endpoint's data key; a response excerpt is what the
+	 * receiver said, not submission data. */
+	"CREATE TABLE webhooks("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,"
+	"  url TEXT NOT NULL, events TEXT NOT NULL, format TEXT NOT NULL,"
+	"  secret BLOB NOT NULL, key_version INTEGER NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
+	"  disabled_reason TEXT NOT NULL DEFAULT '', failures INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE INDEX webhooks_endpoint ON webhooks(endpoint_id, id);"
+	"CREATE TABLE deliveries("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE,"
+	"  webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+	"  event TEXT NOT NULL, delivery TEXT NOT NULL, ref INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, response TEXT NOT NULL DEFAULT '',"
+	"  error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL);"
+	"CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);",
 };
 
-struct tenant {
-	struct db_pool *pool;
-};
 
 int tenant_open(struct tenant **out, const char *path)
 {
@@ -92,13 +109,7 @@ void tenant_close(struct tenant *t)
 /* ---- statement helpers -------------------------------------------------- */
 
 /* A statement with its connection; finish() releases both. */
-struct q {
-	struct tenant *t;
-	sqlite3 *db;
-	sqlite3_stmt *st;
-};
-
-static int q_prepare(struct tenant *t, struct q *q, const char *sql)
+int tenant_q_prepare(struct tenant *t, struct q *q, const char *sql)
 {
 	int rc;
 
@@ -116,7 +127,7 @@ static int q_prepare(struct tenant *t, struct q *q, const char *sql)
 	return 0;
 }
 
-static void q_finish(struct q *q)
+void tenant_q_finish(struct q *q)
 {
 	sqlite3_finalize(q->st);
 	q->st = NULL;
@@ -125,15 +136,14 @@ static void q_finish(struct q *q)
 	q->db = NULL;
 }
 
-/* Steps a statement that returns no rows. */
-static int q_run(struct q *q)
+int tenant_q_run(struct q *q)
 {
 	int rc = sqlite3_step(q->st);
 
 	return rc == SQLITE_DONE ? 0 : db_rc(q->db, rc);
 }
 
-static const char *col_str(struct arena *a, sqlite3_stmt *st, int i)
+const char *tenant_col_str(struct arena *a, sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 
@@ -217,7 +227,7 @@ static int account_query(struct tenant *t, const char *sql, int64_t id, const ch
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, sql)))
+	if ((rc = tenant_q_prepare(t, &q, sql)))
 		return rc;
 	if (pid)
 		sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
@@ -226,14 +236,14 @@ static int account_query(struct tenant *t, const char *sql, int64_t id, const ch
 	rc = sqlite3_step(q.st);
 	if (rc == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(q.st, 0);
-		out->pid = col_str(a, q.st, 1);
-		out->name = col_str(a, q.st, 2);
+		out->pid = tenant_col_str(a, q.st, 1);
+		out->name = tenant_col_str(a, q.st, 2);
 		out->created_ms = sqlite3_column_int64(q.st, 3);
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -256,10 +266,10 @@ int tenant_account_by_pid(struct tenant *t, const char *pid, struct arena *a, st
 static void key_row(struct arena *a, sqlite3_stmt *st, struct api_key *k)
 {
 	k->id = sqlite3_column_int64(st, 0);
-	k->pid = col_str(a, st, 1);
+	k->pid = tenant_col_str(a, st, 1);
 	k->account_id = sqlite3_column_int64(st, 2);
-	k->name = col_str(a, st, 3);
-	k->prefix = col_str(a, st, 4);
+	k->name = tenant_col_str(a, st, 3);
+	k->prefix = tenant_col_str(a, st, 4);
 	k->created_ms = sqlite3_column_int64(st, 5);
 	k->last_used_ms = sqlite3_column_int64(st, 6);
 	k->revoked_ms = sqlite3_column_int64(st, 7);
@@ -273,7 +283,7 @@ int tenant_key_create(struct tenant *t, int64_t account_id, const char *name,
 	char *pid = rand_id("key_", 12);
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "INSERT INTO api_keys(pid,account_id,name,token_hash,prefix,created_ms)"
+	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO api_keys(pid,account_id,name,token_hash,prefix,created_ms)"
 				   " VALUES(?,?,?,?,?,?) RETURNING " KEY_COLS)))
 		goto out;
 	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
@@ -291,7 +301,7 @@ int tenant_key_create(struct tenant *t, int64_t account_id, const char *name,
 		if (!rc)
 			rc = INLET_EDB;
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 out:
 	free(pid);
 	return rc;
@@ -306,7 +316,7 @@ int tenant_key_list(struct tenant *t, int64_t account_id, struct arena *a,
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = q_prepare(t, &q, "SELECT " KEY_COLS " FROM api_keys WHERE account_id=? ORDER BY id")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT " KEY_COLS " FROM api_keys WHERE account_id=? ORDER BY id")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, account_id);
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
@@ -314,7 +324,7 @@ int tenant_key_list(struct tenant *t, int64_t account_id, struct arena *a,
 		key_row(a, q.st, &(*out)[(*n)++]);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -323,15 +333,15 @@ int tenant_key_revoke(struct tenant *t, int64_t account_id, const char *key_pid)
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "UPDATE api_keys SET revoked_ms=? WHERE account_id=? AND pid=? AND revoked_ms=0")))
+	if ((rc = tenant_q_prepare(t, &q, "UPDATE api_keys SET revoked_ms=? WHERE account_id=? AND pid=? AND revoked_ms=0")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, now_ms());
 	sqlite3_bind_int64(q.st, 2, account_id);
 	sqlite3_bind_text(q.st, 3, key_pid, -1, SQLITE_STATIC);
-	rc = q_run(&q);
+	rc = tenant_q_run(&q);
 	if (!rc && sqlite3_changes(q.db) == 0)
 		rc = INLET_ENOTFOUND;
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -343,7 +353,7 @@ int tenant_key_auth(struct tenant *t, const uint8_t hash[32], int64_t *account_i
 
 	/* The lookup is by the hash's unique index: the token itself is never
 	 * compared, so there is no timing channel on its bytes. */
-	if ((rc = q_prepare(t, &q, "SELECT id,account_id,last_used_ms FROM api_keys WHERE token_hash=? AND revoked_ms=0")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT id,account_id,last_used_ms FROM api_keys WHERE token_hash=? AND revoked_ms=0")))
 		return rc;
 	sqlite3_bind_blob(q.st, 1, hash, 32, SQLITE_STATIC);
 	rc = sqlite3_step(q.st);
@@ -355,14 +365,14 @@ int tenant_key_auth(struct tenant *t, const uint8_t hash[32], int64_t *account_i
 	} else {
 		rc = rc == SQLITE_DONE ? INLET_EAUTH : db_rc(q.db, rc);
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 	if (rc || now - last < 60000)
 		return rc;
-	if (q_prepare(t, &q, "UPDATE api_keys SET last_used_ms=? WHERE id=?") == 0) {
+	if (tenant_q_prepare(t, &q, "UPDATE api_keys SET last_used_ms=? WHERE id=?") == 0) {
 		sqlite3_bind_int64(q.st, 1, now);
 		sqlite3_bind_int64(q.st, 2, id);
-		(void)q_run(&q); /* best effort: a busy database must not fail auth */
-		q_finish(&q);
+		(void)tenant_q_run(&q); /* best effort: a busy database must not fail auth */
+		tenant_q_finish(&q);
 	}
 	return 0;
 }
@@ -378,19 +388,19 @@ static void endpoint_row(struct arena *a, sqlite3_stmt *st, struct endpoint *e)
 	size_t wl = (size_t)sqlite3_column_bytes(st, 8);
 
 	e->id = sqlite3_column_int64(st, 0);
-	e->pid = col_str(a, st, 1);
+	e->pid = tenant_col_str(a, st, 1);
 	e->account_id = sqlite3_column_int64(st, 2);
-	e->key = col_str(a, st, 3);
-	e->kind = col_str(a, st, 4);
-	e->name = col_str(a, st, 5);
-	e->settings = col_str(a, st, 6);
+	e->key = tenant_col_str(a, st, 3);
+	e->kind = tenant_col_str(a, st, 4);
+	e->name = tenant_col_str(a, st, 5);
+	e->settings = tenant_col_str(a, st, 6);
 	e->key_version = (uint32_t)sqlite3_column_int64(st, 7);
 	if (wl > sizeof(e->wrapped))
 		wl = 0; /* impossible by construction; an empty key fails to unwrap */
 	if (wl)
 		memcpy(e->wrapped, sqlite3_column_blob(st, 8), wl);
 	e->wrapped_len = wl;
-	e->location = col_str(a, st, 9);
+	e->location = tenant_col_str(a, st, 9);
 	e->created_ms = sqlite3_column_int64(st, 10);
 }
 
@@ -459,7 +469,7 @@ static int endpoint_one(struct tenant *t, const char *where, int64_t account_id,
 
 	snprintf(sql, sizeof(sql), "SELECT " EP_COLS EP_FROM " WHERE %s%s", where,
 		 account_id ? " AND e.account_id=?" : "");
-	if ((rc = q_prepare(t, &q, sql)))
+	if ((rc = tenant_q_prepare(t, &q, sql)))
 		return rc;
 	if (text)
 		sqlite3_bind_text(q.st, i++, text, -1, SQLITE_STATIC);
@@ -474,7 +484,7 @@ static int endpoint_one(struct tenant *t, const char *where, int64_t account_id,
 	} else {
 		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -503,7 +513,7 @@ int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE ?1=0 OR e.account_id=?1 ORDER BY e.id")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE ?1=0 OR e.account_id=?1 ORDER BY e.id")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, account_id);
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
@@ -511,7 +521,7 @@ int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
 		endpoint_row(a, q.st, &(*out)[(*n)++]);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -521,17 +531,17 @@ int tenant_endpoint_update(struct tenant *t, int64_t account_id, const char *pid
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "UPDATE endpoints SET name=coalesce(?,name), settings=coalesce(?,settings)"
+	if ((rc = tenant_q_prepare(t, &q, "UPDATE endpoints SET name=coalesce(?,name), settings=coalesce(?,settings)"
 				   " WHERE pid=? AND account_id=?")))
 		return rc;
 	sqlite3_bind_text(q.st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q.st, 2, settings, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q.st, 3, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q.st, 4, account_id);
-	rc = q_run(&q);
+	rc = tenant_q_run(&q);
 	if (!rc && sqlite3_changes(q.db) == 0)
 		rc = INLET_ENOTFOUND;
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -540,14 +550,14 @@ int tenant_endpoint_delete(struct tenant *t, int64_t account_id, const char *pid
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "DELETE FROM endpoints WHERE pid=? AND account_id=?")))
+	if ((rc = tenant_q_prepare(t, &q, "DELETE FROM endpoints WHERE pid=? AND account_id=?")))
 		return rc;
 	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q.st, 2, account_id);
-	rc = q_run(&q);
+	rc = tenant_q_run(&q);
 	if (!rc && sqlite3_changes(q.db) == 0)
 		rc = INLET_ENOTFOUND;
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -557,7 +567,7 @@ int tenant_endpoint_key(struct tenant *t, int64_t endpoint_id, uint32_t version,
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "SELECT wrapped FROM endpoint_keys WHERE endpoint_id=? AND version=?")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT wrapped FROM endpoint_keys WHERE endpoint_id=? AND version=?")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, endpoint_id);
 	sqlite3_bind_int64(q.st, 2, version);
@@ -575,7 +585,7 @@ int tenant_endpoint_key(struct tenant *t, int64_t endpoint_id, uint32_t version,
 	} else {
 		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -587,15 +597,15 @@ int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
 
 	rand_bytes(fresh, sizeof(fresh));
 	/* Insert-or-keep, then read: two nodes racing agree on one salt. */
-	if ((rc = q_prepare(t, &q, "INSERT INTO daily_salts(day,salt) VALUES(?,?) ON CONFLICT(day) DO NOTHING")))
+	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO daily_salts(day,salt) VALUES(?,?) ON CONFLICT(day) DO NOTHING")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, day);
 	sqlite3_bind_blob(q.st, 2, fresh, 32, SQLITE_STATIC);
-	rc = q_run(&q);
-	q_finish(&q);
+	rc = tenant_q_run(&q);
+	tenant_q_finish(&q);
 	if (rc)
 		return rc;
-	if ((rc = q_prepare(t, &q, "SELECT salt FROM daily_salts WHERE day=?")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT salt FROM daily_salts WHERE day=?")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, day);
 	rc = sqlite3_step(q.st);
@@ -605,13 +615,13 @@ int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
 	} else {
 		rc = INLET_EDB;
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 	if (rc)
 		return rc;
-	if (q_prepare(t, &q, "DELETE FROM daily_salts WHERE day<?") == 0) {
+	if (tenant_q_prepare(t, &q, "DELETE FROM daily_salts WHERE day<?") == 0) {
 		sqlite3_bind_int64(q.st, 1, day - 1);
-		(void)q_run(&q);
-		q_finish(&q);
+		(void)tenant_q_run(&q);
+		tenant_q_finish(&q);
 	}
 	return 0;
 }
@@ -626,24 +636,24 @@ int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = q_prepare(t, &q, "SELECT id,pid,location FROM endpoints WHERE location<>'shared' ORDER BY id")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT id,pid,location FROM endpoints WHERE location<>'shared' ORDER BY id")))
 		return rc;
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		(*out)[*n].endpoint_id = sqlite3_column_int64(q.st, 0);
-		(*out)[*n].pid = col_str(a, q.st, 1);
-		(*out)[(*n)++].location = col_str(a, q.st, 2);
+		(*out)[*n].pid = tenant_col_str(a, q.st, 1);
+		(*out)[(*n)++].location = tenant_col_str(a, q.st, 2);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
 static void move_row(struct arena *a, sqlite3_stmt *st, struct shard_move *m)
 {
 	m->endpoint_id = sqlite3_column_int64(st, 0);
-	m->state = col_str(a, st, 1);
-	m->target = col_str(a, st, 2);
+	m->state = tenant_col_str(a, st, 1);
+	m->target = tenant_col_str(a, st, 2);
 	m->rows_copied = sqlite3_column_int64(st, 3);
 	m->rows_total = sqlite3_column_int64(st, 4);
 	m->started_ms = sqlite3_column_int64(st, 5);
@@ -660,14 +670,14 @@ int tenant_moves(struct tenant *t, struct arena *a, struct shard_move **out, siz
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves ORDER BY started_ms")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves ORDER BY started_ms")))
 		return rc;
 	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		move_row(a, q.st, &(*out)[(*n)++]);
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -676,7 +686,7 @@ int tenant_move_get(struct tenant *t, int64_t endpoint_id, struct arena *a, stru
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves WHERE endpoint_id=?")))
+	if ((rc = tenant_q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves WHERE endpoint_id=?")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, endpoint_id);
 	rc = sqlite3_step(q.st);
@@ -686,7 +696,7 @@ int tenant_move_get(struct tenant *t, int64_t endpoint_id, struct arena *a, stru
 	} else {
 		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
 	}
-	q_finish(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -697,7 +707,7 @@ int tenant_move_set(struct tenant *t, int64_t endpoint_id, const char *state, co
 	int64_t now = now_ms();
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "INSERT INTO shard_moves(" MOVE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?6)"
+	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO shard_moves(" MOVE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?6)"
 				   " ON CONFLICT(endpoint_id) DO UPDATE SET state=?2, target=?3,"
 				   " rows_copied=?4, rows_total=?5, updated_ms=?6")))
 		return rc;
@@ -707,8 +717,8 @@ int tenant_move_set(struct tenant *t, int64_t endpoint_id, const char *state, co
 	sqlite3_bind_int64(q.st, 4, rows_copied);
 	sqlite3_bind_int64(q.st, 5, rows_total);
 	sqlite3_bind_int64(q.st, 6, now);
-	rc = q_run(&q);
-	q_finish(&q);
+	rc = tenant_q_run(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -718,15 +728,15 @@ int tenant_move_request(struct tenant *t, int64_t endpoint_id)
 	int rc;
 
 	/* Only a new request: a move under way keeps its state. */
-	if ((rc = q_prepare(t, &q, "INSERT INTO shard_moves(endpoint_id,state,started_ms,updated_ms)"
+	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO shard_moves(endpoint_id,state,started_ms,updated_ms)"
 				   " SELECT ?1,'requested',?2,?2 WHERE NOT EXISTS"
 				   " (SELECT 1 FROM endpoints WHERE id=?1 AND location<>'shared')"
 				   " ON CONFLICT(endpoint_id) DO NOTHING")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, endpoint_id);
 	sqlite3_bind_int64(q.st, 2, now_ms());
-	rc = q_run(&q);
-	q_finish(&q);
+	rc = tenant_q_run(&q);
+	tenant_q_finish(&q);
 	return rc;
 }
 
@@ -772,10 +782,10 @@ int tenant_move_done(struct tenant *t, int64_t endpoint_id)
 	struct q q;
 	int rc;
 
-	if ((rc = q_prepare(t, &q, "DELETE FROM shard_moves WHERE endpoint_id=?")))
+	if ((rc = tenant_q_prepare(t, &q, "DELETE FROM shard_moves WHERE endpoint_id=?")))
 		return rc;
 	sqlite3_bind_int64(q.st, 1, endpoint_id);
-	rc = q_run(&q);
-	q_finish(&q);
+	rc = tenant_q_run(&q);
+	tenant_q_finish(&q);
 	return rc;
 }

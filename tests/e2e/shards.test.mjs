@@ -250,7 +250,9 @@ test('inlet backup while serving under load: one logical store whatever the layo
   loadB.stop();
   await Promise.all([loadA.done, loadB.done]);
   assert.equal(bk.code, 0, bk.stderr);
-  assert.match(bk.stdout, /backed up 3 databases/);
+  // tenant.db, shared.db, the moved endpoint's database and the job queue.
+  assert.match(bk.stdout, /backed up 4 databases/);
+  assert.ok(existsSync(path.join(out, 'jobs.db')), 'the job queue is in the backup');
   assert.match(bk.stdout, /master key is not in the backup/);
   assert.ok(!existsSync(path.join(out, 'master.key')), 'no key in the backup by default');
   await server.stop();

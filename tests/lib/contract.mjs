@@ -11,6 +11,9 @@ export const DEFAULT_SETTINGS = Object.freeze({
   active: true,
   ip: 'hash',
   rate_limit: { per_minute: 120, burst: 60 },
+  notify: [],
+  autoresponse: { enabled: false, subject: null, text: null },
+  subject_template: null,
 });
 
 /** Settings with some top-level keys replaced (as a shallow PATCH does). */

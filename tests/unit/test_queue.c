@@ -929,6 +929,23 @@ static void t_scope_and_bury(void **state)
 	assert_int_equal(queue_retry(q, id7), 0);
 	assert_int_equal(queue_get(q, id7, a, &j), 0);
 	assert_int_equal(j.state, QUEUE_QUEUED);
+
+	/* A new process takes back what the dead one held, at once. */
+	{
+		int64_t released = 0;
+
+		assert_int_equal(queue_claim(q, QUEUE_FAST, "old-1", 600000, 10002, a, &j), 0);
+		assert_int_equal(queue_release_all(q, 10003, &released), 0);
+		assert_int_equal(released, 1);
+		assert_int_equal(queue_get(q, j.id, a, &j), 0);
+		assert_int_equal(j.state, QUEUE_QUEUED);
+		assert_int_equal(j.run_at_ms, 10003);
+		assert_int_equal(queue_claim(q, QUEUE_FAST, "new-1", 600000, 10003, a, &j), 0);
+		assert_int_equal(queue_release_all(q, 10004, &released), 0);
+		assert_int_equal(released, 1);
+		assert_int_equal(queue_release_all(q, 10005, &released), 0);
+		assert_int_equal(released, 0);
+	}
 	arena_destroy(a);
 	queue_close(q);
 }

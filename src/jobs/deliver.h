@@ -1,0 +1,17 @@
+/* The "webhook.deliver" job: one attempt to deliver one event to one
+ * webhook, logged in its delivery log (store/webhooks.h). */
+#ifndef INLET_JOBS_DELIVER_H
+#define INLET_JOBS_DELIVER_H
+
+#include <stddef.h>
+
+struct app;
+struct queue_job;
+
+/* Payload {"webhook_id","endpoint_id","sub_id","event"[,"delivery"]}. A
+ * webhook that is gone or switched off cancels the job (JOB_CANCEL); a
+ * submission that is gone ends it (0): there is nothing left to deliver. A 2xx is success; anything else is
+ * retried (not *permanent) until the job's attempts run out. */
+int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent);
+
+#endif
