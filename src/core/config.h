@@ -27,6 +27,7 @@ struct config {
 	unsigned jobs_fast;       /* INLET_JOBS_FAST; worker threads of the fast lane, default 2 */
 	unsigned jobs_slow;       /* INLET_JOBS_SLOW; worker threads of the slow lane, default 1 */
 	size_t webhook_timeout_ms; /* INLET_WEBHOOK_TIMEOUT_MS; one delivery attempt, default 10 s */
+	size_t retention_every_ms; /* INLET_RETENTION_EVERY_MS; how often clean-up runs, default 1 h */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */

@@ -294,6 +294,8 @@ int settings_from_json(json_object *o, struct settings *s, char *err, size_t err
 	}
 	if ((rc = get_uint(o, "shard_threshold", (uint64_t)1 << 40, &s->shard_threshold, err, errsize)))
 		goto out;
+	if ((rc = get_uint(o, "retention_days", SETTINGS_RETENTION_MAX_DAYS, &s->retention_days, err, errsize)))
+		goto out;
 	if (json_object_object_get_ex(o, "rate_limit", &rl) && !json_object_is_type(rl, json_type_null)) {
 		if (!json_object_is_type(rl, json_type_object)) {
 			rc = bad(err, errsize, "rate_limit must be an object");
@@ -370,6 +372,7 @@ json_object *settings_to_json(const struct settings *s)
 	json_object_object_add(rl, "burst", json_object_new_int64(s->rl_burst));
 	json_object_object_add(o, "rate_limit", rl);
 	json_object_object_add(o, "shard_threshold", json_object_new_int64((int64_t)s->shard_threshold));
+	json_object_object_add(o, "retention_days", json_object_new_int64((int64_t)s->retention_days));
 	a = json_object_new_array();
 	for (size_t i = 0; i < s->nnotify; i++)
 		json_object_array_add(a, json_object_new_string(s->notify[i]));

@@ -31,6 +31,7 @@ struct settings {
 	unsigned rl_per_minute;    /* 0: no rate limit */
 	unsigned rl_burst;
 	uint64_t shard_threshold;  /* submissions before a move to its own database; 0: the server's */
+	uint64_t retention_days;   /* submissions older than this are erased; 0: kept */
 	/* Email (jobs/notify.c). notify: addresses that get a notification
 	 * of each submission, each mail_address_valid(), no duplicates
 	 * (compared ignoring case), in the order given; none: no email. */
@@ -46,6 +47,7 @@ struct settings {
 	char *subject_template;    /* NULL: "New submission to {endpoint}" */
 };
 
+#define SETTINGS_RETENTION_MAX_DAYS 3650 /* ten years */
 #define SETTINGS_AUTORESPONSE_TEXT_MAX 10000 /* bytes of autoresponse.text */
 
 /* Parses settings JSON (NULL or "" = all defaults). On a bad value returns

@@ -19,6 +19,7 @@
 #include "jobs/deliver.h"
 #include "jobs/mail.h"
 #include "jobs/notify.h"
+#include "jobs/retention.h"
 #include "store/queue.h"
 #include "store/shards.h"
 #include "store/subs.h"
@@ -89,6 +90,7 @@ static const struct { const char *kind; job_handler fn; } handlers[] = {
 	{ "webhook.deliver", deliver_run },
 	{ "mail.notify", run_notify },
 	{ "mail.autoresponse", run_autoresponse },
+	{ "retention.run", retention_run },
 };
 
 static job_handler handler_of(const char *kind)
@@ -312,6 +314,7 @@ static void *drainer_main(void *arg)
 			wait_ms(r, &r->drain_wake, DRAIN_EVERY_MS);
 		r->kicked = 0;
 		pthread_mutex_unlock(&r->lock);
+		(void)queue_tick(r->q, now_ms()); /* periodic jobs due: enqueued */
 		ns = r->app->shards ? shards_stores(r->app->shards, stores, sizeof(stores) / sizeof(*stores)) : 0;
 		if (!ns) {
 			stores[0] = r->app->shared;
@@ -355,6 +358,11 @@ int runner_start(struct app *app, struct queue *q, unsigned fast, unsigned slow,
 		if (queue_release_all(q, now_ms(), &n) == 0 && n)
 			log_msg(LOG_INFO, "jobs: %lld left running by the last process queued again", (long long)n);
 	}
+	/* Clean-up runs every hour on the slow lane; the drainer ticks the
+	 * schedule. */
+	if (queue_schedule(q, "retention", QUEUE_SLOW, "retention.run", (int64_t)app->cfg.retention_every_ms,
+			   now_ms()))
+		log_msg(LOG_ERROR, "jobs: the clean-up could not be scheduled");
 	if (fast < 1)
 		fast = 1;
 	if (slow < 1)

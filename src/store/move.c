@@ -22,7 +22,7 @@ struct move_table {
 };
 
 static const struct move_table tables[2] = {
-	{ "submissions", "id,endpoint_id,status,key_version,nfiles,sealed", 6 },
+	{ "submissions", "id,endpoint_id,status,key_version,nfiles,sealed,status_ms", 7 },
 	{ "events", "id,endpoint_id,issue_id,key_version,dict_id,sealed", 6 },
 };
 
@@ -262,7 +262,8 @@ static int copy_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	sqlite3_stmt *ins = writer_stmt(w, ev ? 12 : 8, ev ? "INSERT OR REPLACE INTO events(id,endpoint_id,issue_id,"
 							      "key_version,dict_id,sealed) VALUES(?,?,?,?,?,?)"
 							    : "INSERT OR REPLACE INTO submissions(id,endpoint_id,"
-							      "status,key_version,nfiles,sealed) VALUES(?,?,?,?,?,?)");
+							      "status,key_version,nfiles,sealed,status_ms)"
+							      " VALUES(?,?,?,?,?,?,?)");
 	sqlite3_stmt *del = writer_stmt(w, ev ? 13 : 9, ev ? "DELETE FROM events WHERE id=? AND endpoint_id=?"
 							  : "DELETE FROM submissions WHERE id=? AND endpoint_id=?");
 	sqlite3_stmt *meta = writer_stmt(w, 10, "INSERT INTO move_meta(endpoint_id,scan_done,log_done,complete)"

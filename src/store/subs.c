@@ -83,6 +83,9 @@ static const char *const migrations[] = {
 	 * drained into the job queue (jobs/runner.c), then deleted. */
 	"CREATE TABLE outbox(id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL,"
 	"  event TEXT NOT NULL, ref INTEGER NOT NULL, created_ms INTEGER NOT NULL);",
+	/* 5: when a submission's status last changed (trash is purged 30 days
+	 * after it went there); 0 for rows from before: their own time then. */
+	"ALTER TABLE submissions ADD COLUMN status_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- ids ----------------------------------------------------------------- */
@@ -464,7 +467,9 @@ static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 		return writer_run(to->writer, &fwd.op);
 	}
 	if (m->kind == 0)
-		st = writer_stmt(w, 2, "UPDATE submissions SET status=?3 WHERE id=?1 AND endpoint_id=?2");
+		st = writer_stmt(w, 2, "UPDATE submissions SET status=?3,"
+				       " status_ms=CASE WHEN status=?3 THEN status_ms ELSE ?4 END"
+				       " WHERE id=?1 AND endpoint_id=?2");
 	else if (m->kind == 1)
 		st = writer_stmt(w, 3, "DELETE FROM submissions WHERE id=?1 AND endpoint_id=?2");
 	else
@@ -473,8 +478,10 @@ static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 		return INLET_EDB;
 	sqlite3_bind_int64(st, 1, m->id);
 	sqlite3_bind_int64(st, 2, m->endpoint_id);
-	if (m->kind == 0)
+	if (m->kind == 0) {
 		sqlite3_bind_int(st, 3, m->status);
+		sqlite3_bind_int64(st, 4, now_ms());
+	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -530,6 +537,45 @@ int substore_delete_endpoint(struct substore *s, int64_t endpoint_id)
 }
 
 /* ---- reads --------------------------------------------------------------- */
+
+int substore_expired(struct substore *s, int64_t endpoint_id, int64_t before_id, int64_t trash_before_ms,
+		     size_t limit, struct arena *a, struct sub_row **rows, size_t *n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*n = 0;
+	*rows = arena_alloc(a, (limit ? limit : 1) * sizeof(**rows));
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	/* Old rows by the (endpoint_id, id) index; trash by a scan of the
+	 * endpoint's rows (trash is few and this runs hourly). */
+	if (sqlite3_prepare_v2(db, "SELECT id,nfiles FROM submissions WHERE endpoint_id=?1 AND id<?2"
+				   " UNION SELECT id,nfiles FROM submissions WHERE endpoint_id=?1 AND status=2"
+				   " AND (CASE WHEN status_ms>0 THEN status_ms ELSE id>>20 END)<?3 LIMIT ?4",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	sqlite3_bind_int64(st, 2, before_id);
+	sqlite3_bind_int64(st, 3, trash_before_ms);
+	sqlite3_bind_int64(st, 4, (int64_t)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
+		struct sub_row *r = &(*rows)[(*n)++];
+
+		memset(r, 0, sizeof(*r));
+		r->id = sqlite3_column_int64(st, 0);
+		r->endpoint_id = endpoint_id;
+		r->nfiles = sqlite3_column_int(st, 1);
+	}
+	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
 
 void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r)
 {

@@ -72,6 +72,11 @@ struct sub_query {
 int substore_list(struct substore *s, const struct sub_query *q, struct arena *a,
 		  struct sub_row **rows, size_t *n);
 
+/* Rows due to go (id and nfiles only): older than before_id (retention;
+ * 0: none), or in the trash since before trash_before_ms. */
+int substore_expired(struct substore *s, int64_t endpoint_id, int64_t before_id, int64_t trash_before_ms,
+		     size_t limit, struct arena *a, struct sub_row **rows, size_t *n);
+
 /* Synchronous writes through the writer (so they never race its batches). */
 int substore_set_status(struct substore *s, int64_t endpoint_id, int64_t id, int status);
 int substore_delete(struct substore *s, int64_t endpoint_id, int64_t id);

@@ -649,6 +649,33 @@ int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location
 	return rc;
 }
 
+int tenant_endpoints_brief(struct tenant *t, struct arena *a, struct endpoint_brief **out, size_t *n)
+{
+	struct q q;
+	size_t cap = 0;
+	int rc;
+
+	*n = 0;
+	*out = NULL;
+	/* The settings are validated JSON: their retention_days is read here
+	 * rather than parsing every endpoint's whole settings. */
+	if ((rc = tenant_q_prepare(t, &q, "SELECT id,pid,kind,coalesce(json_extract(settings,'$.retention_days'),0)"
+					  " FROM endpoints ORDER BY id")))
+		return rc;
+	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+		int64_t days = sqlite3_column_int64(q.st, 3);
+
+		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
+		(*out)[*n].id = sqlite3_column_int64(q.st, 0);
+		(*out)[*n].pid = tenant_col_str(a, q.st, 1);
+		(*out)[*n].kind = tenant_col_str(a, q.st, 2);
+		(*out)[(*n)++].retention_days = days > 0 ? (uint64_t)days : 0;
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
+	tenant_q_finish(&q);
+	return rc;
+}
+
 static void move_row(struct arena *a, sqlite3_stmt *st, struct shard_move *m)
 {
 	m->endpoint_id = sqlite3_column_int64(st, 0);

@@ -106,6 +106,15 @@ struct shard_move {
 
 /* Endpoints that live outside the shared store. */
 int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location **out, size_t *n);
+
+/* Every endpoint, with what clean-up needs (its retention, from the
+ * settings JSON). */
+struct endpoint_brief {
+	int64_t id;
+	const char *pid, *kind;
+	uint64_t retention_days;
+};
+int tenant_endpoints_brief(struct tenant *t, struct arena *a, struct endpoint_brief **out, size_t *n);
 int tenant_moves(struct tenant *t, struct arena *a, struct shard_move **out, size_t *n);
 int tenant_move_get(struct tenant *t, int64_t endpoint_id, struct arena *a, struct shard_move *out);
 int tenant_move_set(struct tenant *t, int64_t endpoint_id, const char *state, const char *target,

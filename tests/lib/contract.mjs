@@ -14,6 +14,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
   notify: [],
   autoresponse: { enabled: false, subject: null, text: null },
   subject_template: null,
+  retention_days: 0,
 });
 
 /** Settings with some top-level keys replaced (as a shallow PATCH does). */
