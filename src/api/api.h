@@ -87,6 +87,12 @@ void api_imports_begin(struct http_req *r);
 int api_imports_body(struct http_req *r, const char *data, size_t len);
 void api_imports_post(struct http_req *r);
 
+struct ev_issue;
+/* An issue as GET /api/v1/issues/{id} shows it (its sealed head and last
+ * fields opened with key); *head (may be NULL) gets the opened head. */
+struct json_object *api_issue_json(struct app *app, const struct endpoint *e, const struct vault_key *key,
+				   const struct ev_issue *is, struct json_object **head);
+
 void api_issues_list(struct http_req *r);
 void api_issue_get(struct http_req *r);
 void api_issue_patch(struct http_req *r);

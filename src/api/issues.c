@@ -72,8 +72,8 @@ static void copy_member(json_object *to, json_object *from, const char *name)
 
 /* The issue as the API shows it; *head gets the opened head (caller puts)
  * when not NULL. */
-static json_object *issue_json(struct app *app, const struct endpoint *e, const struct vault_key *key,
-			       const struct ev_issue *is, json_object **head_out)
+json_object *api_issue_json(struct app *app, const struct endpoint *e, const struct vault_key *key,
+			    const struct ev_issue *is, json_object **head_out)
 {
 	json_object *o = json_object_new_object(), *head, *last;
 	char pid[PUBID_MAX], fphex[2 * EV_FP_BYTES + 1], rid[2 * EV_FP_BYTES + 8];
@@ -285,7 +285,7 @@ void api_issues_list(struct http_req *r)
 				vault_key_release(key);
 				return;
 			}
-			is = issue_json(app, &e, k, &rows[i], &head);
+			is = api_issue_json(app, &e, k, &rows[i], &head);
 			if (k != key)
 				vault_key_release(k);
 			if (text) {
@@ -347,7 +347,7 @@ static void respond_issue(struct http_req *r, const struct endpoint *e, const st
 
 	if (key_for(r, e, is->key_version, &key))
 		return;
-	o = issue_json(http_app(r), e, key, is, NULL);
+	o = api_issue_json(http_app(r), e, key, is, NULL);
 	vault_key_release(key);
 	http_respond_json(r, 200, o);
 	json_object_put(o);

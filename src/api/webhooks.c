@@ -27,6 +27,7 @@
 
 /* The events a webhook may take, by endpoint kind. */
 static const char *const form_events[] = { "submission.created" };
+static const char *const issue_events[] = { "issue.created", "issue.reopened" };
 
 static json_object *webhook_json(const struct webhook *w, const char *endpoint_pid)
 {
@@ -60,14 +61,17 @@ static int url_ok(const char *u)
 
 /* "events" (absent: all of the kind) as normalized JSON text, or NULL with
  * the 400 answered. */
-static char *events_of(struct http_req *r, json_object *body, int required)
+static char *events_of(struct http_req *r, json_object *body, int required, const char *kind)
 {
+	int issues = strcmp(kind, "events") == 0;
+	const char *const *names = issues ? issue_events : form_events;
+	size_t nnames = issues ? 2 : 1;
 	json_object *v, *out;
 	char *s;
 
 	if (!json_object_object_get_ex(body, "events", &v) || json_object_is_type(v, json_type_null)) {
 		if (required)
-			return xstrdup("[\"submission.created\"]");
+			return xstrdup(issues ? "[\"issue.created\",\"issue.reopened\"]" : "[\"submission.created\"]");
 		return NULL;
 	}
 	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0) {
@@ -80,12 +84,14 @@ static char *events_of(struct http_req *r, json_object *body, int required)
 		const char *name = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : "";
 		size_t k;
 
-		for (k = 0; k < sizeof(form_events) / sizeof(*form_events); k++)
-			if (strcmp(name, form_events[k]) == 0)
+		for (k = 0; k < nnames; k++)
+			if (strcmp(name, names[k]) == 0)
 				break;
-		if (k == sizeof(form_events) / sizeof(*form_events)) {
+		if (k == nnames) {
 			json_object_put(out);
-			http_error(r, 400, "invalid", "Unknown event; webhooks take \"submission.created\".");
+			http_error(r, 400, "invalid", issues ? "Unknown event; an events endpoint's webhooks take"
+								" \"issue.created\" and \"issue.reopened\"."
+							      : "Unknown event; a form's webhooks take \"submission.created\".");
 			return (char *)-1;
 		}
 		/* Each once, in the order given. */
@@ -134,17 +140,13 @@ void api_webhooks_create(struct http_req *r)
 
 	if (api_auth(r, &aid) || api_endpoint(r, aid, &e) || !(body = api_body(r)))
 		goto out;
-	if (strcmp(e.kind, "form") != 0) {
-		http_error(r, 400, "invalid", "Webhooks of events endpoints are not available yet.");
-		goto out;
-	}
 	if (url_format(r, body, &url, &format))
 		goto out;
 	if (!url) {
 		http_error(r, 400, "invalid", "\"url\" is required.");
 		goto out;
 	}
-	if ((events = events_of(r, body, 1)) == (char *)-1) {
+	if ((events = events_of(r, body, 1, e.kind)) == (char *)-1) {
 		events = NULL;
 		goto out;
 	}
@@ -258,7 +260,7 @@ void api_webhook_patch(struct http_req *r)
 		goto out;
 	if (url_format(r, body, &url, &format))
 		goto out;
-	if ((events = events_of(r, body, 0)) == (char *)-1) {
+	if ((events = events_of(r, body, 0, e.kind)) == (char *)-1) {
 		events = NULL;
 		goto out;
 	}

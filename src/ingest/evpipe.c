@@ -17,6 +17,7 @@
 #include "endpoint/cache.h"
 #include "events/search.h"
 #include "events/zcodec.h"
+#include "jobs/runner.h"
 #include "http/http.h"
 #include "store/events.h"
 #include "store/subs.h"
@@ -81,6 +82,7 @@ int evp_begin(struct http_req *r, struct ep_entry *ep, const char *origin, struc
 	p->batch.endpoint_id = ep->id;
 	p->batch.now_ms = p->now;
 	p->batch.shard_threshold = (int64_t)ep->settings.shard_threshold;
+	p->batch.outbox = ep->jobs;
 	p->batch.events = p->events;
 	p->batch.sessions = p->sessions;
 	arena_on_destroy(a, evp_cleanup, p);
@@ -357,6 +359,8 @@ static void committed(void *ctx, int rc)
 	for (size_t i = 0; !rc && i < p->batch.nevents; i++)
 		stored += (size_t)p->events[i].stored;
 	evdicts_note(p->app->dicts, p->ep, stored);
+	if (p->ep->jobs)
+		runner_kick(p->app->runner);
 	p->done(p->r, p, rc);
 }
 

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "jobs/runner.h"
 #include "jobs/webhook.h"
+#include "store/events.h"
 #include "store/queue.h"
 #include "store/subs.h"
 #include "store/tenant.h"
@@ -61,13 +62,54 @@ static int open_secret(struct app *app, const struct endpoint *e, const struct w
 	return rc;
 }
 
+/* The submission as the API shows it. */
+static int submission_body(struct app *app, struct arena *a, const struct endpoint *e, int64_t id,
+			   struct json_object **out, int64_t *created)
+{
+	struct sub_row row;
+	int rc = substore_get(app_subs(app, e->id), e->id, id, a, &row);
+
+	if (rc)
+		return rc;
+	*out = api_submission_json(app, e, &row, &rc);
+	*created = sub_id_ms(id);
+	return rc;
+}
+
+/* The issue of event id as the API shows it, with its main attributes
+ * also under "fields", which the Slack and Discord formats render. */
+static int issue_body(struct app *app, struct arena *a, const struct endpoint *e, int64_t id,
+		      struct json_object **out, int64_t *created)
+{
+	struct ev_row ev;
+	static const char *const shown[] = { "title", "culprit", "level", "count", "sessions", "uri", "release",
+					     "environment" };
+	struct vault_key *key = NULL;
+	struct ev_issue is;
+	struct json_object *o, *f, *v;
+	int rc = evstore_event(app_subs(app, e->id), e->id, id, a, &ev);
+
+	if (rc || (rc = evstore_issue(app_subs(app, e->id), e->id, ev.issue_id, a, &is)) ||
+	    (rc = api_endpoint_key(app, e, is.key_version, &key)))
+		return rc;
+	o = api_issue_json(app, e, key, &is, NULL);
+	vault_key_release(key);
+	f = json_object_new_object();
+	for (size_t i = 0; i < sizeof(shown) / sizeof(*shown); i++)
+		if (json_object_object_get_ex(o, shown[i], &v) && v)
+			json_object_object_add(f, shown[i], json_object_get(v));
+	json_object_object_add(o, "fields", f);
+	*out = o;
+	*created = sub_id_ms(id);
+	return 0;
+}
+
 int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent)
 {
 	struct arena *a = arena_create(8192);
 	struct ids x;
 	struct webhook w;
 	struct endpoint e;
-	struct sub_row row;
 	struct webhook_request req = { 0 };
 	struct webhook_result res;
 	struct delivery d = { 0 };
@@ -77,6 +119,7 @@ int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t 
 	uint8_t *secret = NULL;
 	size_t secret_len = 0;
 	char pid[PUBID_MAX], delivery[96];
+	int64_t created = 0;
 	int disabled = 0, rc, ok;
 
 	buf_init(&body, 4u << 20);
@@ -98,18 +141,14 @@ int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t 
 	if (!rc)
 		rc = tenant_endpoint_by_id(app->tenant, x.endpoint_id, a, &e);
 	if (!rc)
-		rc = substore_get(app_subs(app, x.endpoint_id), x.endpoint_id, x.sub_id, a, &row);
+		rc = strncmp(x.event, "issue.", 6) == 0 ? issue_body(app, a, &e, x.sub_id, &sub, &created)
+							: submission_body(app, a, &e, x.sub_id, &sub, &created);
 	if (rc == INLET_ENOTFOUND) {
 		rc = 0; /* erased since */
 		goto out;
 	}
-	if (rc) {
-		snprintf(err, errsize, "cannot load the webhook or submission: %s", inlet_strerror(rc));
-		goto out;
-	}
-	sub = api_submission_json(app, &e, &row, &rc);
 	if (rc || (rc = open_secret(app, &e, &w, &secret, &secret_len))) {
-		snprintf(err, errsize, "cannot open the submission or the secret: %s", inlet_strerror(rc));
+		snprintf(err, errsize, "cannot open what to deliver or the secret: %s", inlet_strerror(rc));
 		goto out;
 	}
 	/* One delivery id for every attempt of this event to this webhook:
@@ -118,7 +157,7 @@ int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t 
 	snprintf(delivery, sizeof(delivery), "%s",
 		 x.delivery[0] ? x.delivery : job->idempotency_key ? job->idempotency_key : pid);
 	(void)webhook_format_parse(w.format, &fmt);
-	if ((rc = webhook_payload(&body, fmt, x.event, delivery, sub_id_ms(x.sub_id) / 1000, sub))) {
+	if ((rc = webhook_payload(&body, fmt, x.event, delivery, created / 1000, sub))) {
 		snprintf(err, errsize, "cannot build the payload: %s", inlet_strerror(rc));
 		*permanent = 1;
 		goto out;

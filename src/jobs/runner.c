@@ -248,7 +248,8 @@ static void expand(struct runner *r, struct arena *a, const struct outbox_row *o
 				  * across retries, opaque (no count, no time). */
 				 (pubid_encode(r->app->ids, "dlv_", o->ref, wh[i].id, key), arena_strdup(a, key)),
 				 RUNNER_WEBHOOK_ATTEMPTS, e.account_id);
-	if (settings_parse(e.settings, &st, errbuf, sizeof(errbuf)) == 0) {
+	/* Email is for submissions; issues go to webhooks only. */
+	if (strcmp(o->event, "submission.created") == 0 && settings_parse(e.settings, &st, errbuf, sizeof(errbuf)) == 0) {
 		/* Keys double as Message-ID local parts: opaque as well. */
 		if (st.nnotify) {
 			pubid_encode(r->app->ids, "ntf_", o->ref, o->endpoint_id, key);

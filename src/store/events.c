@@ -204,6 +204,9 @@ static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const
 		free(search);
 		if (rc)
 			return rc;
+		/* In the issue's own transaction: its webhooks cannot miss it. */
+		if (b->outbox && (rc = substore_outbox_write(w, endpoint_id, "issue.created", e->id)))
+			return rc;
 	} else if (rc) {
 		return rc;
 	} else if (state == ISSUE_IGNORED) {
@@ -215,6 +218,11 @@ static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const
 		return step_done(db, st);
 	}
 	e->stored = 1;
+	/* The outbox names the event that made or reopened the issue: each
+	 * occurrence is its own delivery. */
+	if (state == ISSUE_RESOLVED && b->outbox &&
+	    (rc = substore_outbox_write(w, endpoint_id, "issue.reopened", e->id)))
+		return rc;
 	/* A resolved issue reopens on a new event. */
 	if (!(st = writer_stmt(w, S_ISSUE_HIT,
 			       "UPDATE issues SET count=count+1, last_seen=max(last_seen,?2), last=?3,"

@@ -72,6 +72,7 @@ struct ev_batch {
 	int64_t endpoint_id;
 	int64_t now_ms;
 	int64_t shard_threshold;         /* the endpoint's move threshold (0: the server's) */
+	int outbox;                      /* new and reopened issues go to the outbox (webhooks) */
 	struct ev_record *events;
 	size_t nevents;
 	struct ev_session *sessions;
