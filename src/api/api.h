@@ -112,6 +112,9 @@ void api_webhook_delete(struct http_req *r);
 void api_webhook_deliveries(struct http_req *r);
 void api_delivery_redeliver(struct http_req *r);
 void api_jobs_list(struct http_req *r);
+void api_exports_create(struct http_req *r);
+void api_export_get(struct http_req *r);
+void api_export_file(struct http_req *r);
 
 void api_openapi(struct http_req *r);
 void api_healthz(struct http_req *r);

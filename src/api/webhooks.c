@@ -447,6 +447,8 @@ void api_jobs_list(struct http_req *r)
 		json_object_object_add(j, "state", json_object_new_string(queue_state_name(jobs[i].state)));
 		json_object_object_add(j, "attempts", json_object_new_int(jobs[i].attempts));
 		json_object_object_add(j, "max_attempts", json_object_new_int(jobs[i].max_attempts));
+		json_object_object_add(j, "progress", json_object_new_int64(jobs[i].progress));
+		json_object_object_add(j, "total", json_object_new_int64(jobs[i].total));
 		json_object_object_add(j, "last_error", jobs[i].last_error ? json_object_new_string(jobs[i].last_error) : NULL);
 		json_object_object_add(j, "run_at", api_time_json(jobs[i].run_at_ms));
 		json_object_object_add(j, "created_at", api_time_json(jobs[i].created_ms));

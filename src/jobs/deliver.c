@@ -104,7 +104,8 @@ static int issue_body(struct app *app, struct arena *a, const struct endpoint *e
 	return 0;
 }
 
-int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent)
+int deliver_run(struct app *app, const struct queue_job *job, const char *worker, char *err, size_t errsize,
+		int *permanent)
 {
 	struct arena *a = arena_create(8192);
 	struct ids x;
@@ -122,6 +123,7 @@ int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t 
 	int64_t created = 0;
 	int disabled = 0, rc, ok;
 
+	(void)worker;
 	buf_init(&body, 4u << 20);
 	*permanent = 0;
 	if (parse(job, &x)) {

@@ -14,6 +14,7 @@ struct queue_job;
  * webhook that is gone or switched off cancels the job (JOB_CANCEL); a
  * submission that is gone ends it (0): there is nothing left to deliver. A 2xx is success; anything else is
  * retried (not *permanent) until the job's attempts run out. */
-int deliver_run(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent);
+int deliver_run(struct app *app, const struct queue_job *job, const char *worker, char *err, size_t errsize,
+		int *permanent);
 
 #endif

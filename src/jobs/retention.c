@@ -53,7 +53,8 @@ static int clean_endpoint(struct app *app, const struct endpoint_brief *e, int64
 	}
 }
 
-int retention_run(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent)
+int retention_run(struct app *app, const struct queue_job *job, const char *worker, char *err, size_t errsize,
+		  int *permanent)
 {
 	struct arena *a = arena_create(1 << 14);
 	struct endpoint_brief *eps;
@@ -62,6 +63,7 @@ int retention_run(struct app *app, const struct queue_job *job, char *err, size_
 	int rc;
 
 	(void)job;
+	(void)worker;
 	*permanent = 0;
 	if ((rc = tenant_endpoints_brief(app->tenant, a, &eps, &n))) {
 		snprintf(err, errsize, "cannot list endpoints: %s", inlet_strerror(rc));

@@ -14,6 +14,7 @@ struct queue_job;
 
 #define RETENTION_TRASH_DAYS 30
 
-int retention_run(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent);
+int retention_run(struct app *app, const struct queue_job *job, const char *worker, char *err, size_t errsize,
+		int *permanent);
 
 #endif

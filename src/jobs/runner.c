@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "endpoint/settings.h"
 #include "jobs/deliver.h"
+#include "jobs/export_job.h"
 #include "jobs/mail.h"
 #include "jobs/notify.h"
 #include "jobs/retention.h"
@@ -75,14 +76,17 @@ static int run_mail(struct app *app, const struct queue_job *job, enum mail_kind
 	return notify_run(app, endpoint_id, sub_id, kind, job->idempotency_key, err, errsize, permanent);
 }
 
-static int run_notify(struct app *app, const struct queue_job *job, char *err, size_t errsize, int *permanent)
+static int run_notify(struct app *app, const struct queue_job *job, const char *worker, char *err, size_t errsize,
+		      int *permanent)
 {
+	(void)worker;
 	return run_mail(app, job, MAIL_NOTIFICATION, err, errsize, permanent);
 }
 
-static int run_autoresponse(struct app *app, const struct queue_job *job, char *err, size_t errsize,
-			    int *permanent)
+static int run_autoresponse(struct app *app, const struct queue_job *job, const char *worker, char *err,
+			    size_t errsize, int *permanent)
 {
+	(void)worker;
 	return run_mail(app, job, MAIL_AUTORESPONSE, err, errsize, permanent);
 }
 
@@ -91,6 +95,7 @@ static const struct { const char *kind; job_handler fn; } handlers[] = {
 	{ "mail.notify", run_notify },
 	{ "mail.autoresponse", run_autoresponse },
 	{ "retention.run", retention_run },
+	{ "export.run", export_job_run },
 };
 
 static job_handler handler_of(const char *kind)
@@ -134,7 +139,7 @@ static void run_one(struct runner *r, const char *worker, const struct queue_job
 		rc = INLET_EINVAL;
 		permanent = 1;
 	} else {
-		rc = fn(r->app, job, err, sizeof(err), &permanent);
+		rc = fn(r->app, job, worker, err, sizeof(err), &permanent);
 	}
 	if (!rc) {
 		rc = queue_complete(r->q, job->id, worker);

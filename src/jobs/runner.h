@@ -26,8 +26,8 @@ struct runner;
  * and *permanent tells whether retrying can help (0: retry, 1: dead now,
  * JOB_CANCEL: there is nothing to do it for any more). */
 #define JOB_CANCEL 2
-typedef int (*job_handler)(struct app *app, const struct queue_job *job, char *err, size_t errsize,
-			   int *permanent);
+typedef int (*job_handler)(struct app *app, const struct queue_job *job, const char *worker, char *err,
+			   size_t errsize, int *permanent);
 
 /* Starts the drainer and fast + slow worker threads. */
 int runner_start(struct app *app, struct queue *q, unsigned fast, unsigned slow, struct runner **out);

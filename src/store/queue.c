@@ -52,6 +52,11 @@ static const char *const migrations[] = {
 	 * account lists only its own. */
 	"ALTER TABLE jobs ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX jobs_scope ON jobs(scope, id);",
+	/* 3: what a long job reports while it runs (done of total) and what it
+	 * leaves for its caller (a small JSON text: an export's file). */
+	"ALTER TABLE jobs ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN total INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN result TEXT;",
 };
 
 const char *const queue_lane_names[QUEUE_NLANES] = { "fast", "slow" };
@@ -61,8 +66,8 @@ static const char *const state_names[QUEUE_NSTATES] = {
 
 #define JOB_COLS                                                                      \
 	"id,lane,state,kind,length(payload),idem_key,worker,attempts,max_attempts,"   \
-	"run_at_ms,lease_until_ms,last_error,created_ms,updated_ms,scope"
-#define COL_PAYLOAD 15 /* after JOB_COLS in S_GET */
+	"run_at_ms,lease_until_ms,last_error,created_ms,updated_ms,scope,progress,total,result"
+#define COL_PAYLOAD 18 /* after JOB_COLS in S_GET */
 
 #define PURGE_BATCH 500
 
@@ -371,6 +376,9 @@ static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, in
 	job->created_ms = sqlite3_column_int64(st, 12);
 	job->updated_ms = sqlite3_column_int64(st, 13);
 	job->scope = sqlite3_column_int64(st, 14);
+	job->progress = sqlite3_column_int64(st, 15);
+	job->total = sqlite3_column_int64(st, 16);
+	job->result = col_text(st, 17, a);
 	if (with_payload) {
 		const void *p = sqlite3_column_blob(st, COL_PAYLOAD);
 		size_t n = (size_t)sqlite3_column_bytes(st, COL_PAYLOAD);
@@ -693,6 +701,40 @@ out:
 
 static int fail_job(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now,
 		    int final);
+
+int queue_note(struct queue *q, int64_t id, const char *worker, int64_t progress, int64_t total,
+	       const char *result)
+{
+	struct owned o;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = check_worker(worker)))
+		return rc;
+	pthread_mutex_lock(&q->lock);
+	if ((rc = queue_tx_begin(q)))
+		goto out;
+	if ((rc = job_owned(q, id, worker, &o)))
+		goto end;
+	if (sqlite3_prepare_v2(q->db, "UPDATE jobs SET progress=?2,total=?3,result=coalesce(?4,result),updated_ms=?5"
+				      " WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto end;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, progress);
+	sqlite3_bind_int64(st, 3, total);
+	if (result)
+		sqlite3_bind_text(st, 4, result, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, clock_now(q));
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : INLET_EDB;
+	sqlite3_finalize(st);
+end:
+	rc = queue_tx_end(q, rc);
+out:
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
 
 int queue_fail(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now)
 {

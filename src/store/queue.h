@@ -95,6 +95,8 @@ struct queue_job {
 	int64_t created_ms;
 	int64_t updated_ms;
 	int64_t scope;            /* whose job: an account id, 0 the system's */
+	int64_t progress, total;  /* what a long job reported (queue_note) */
+	const char *result;       /* what it left (JSON text), or NULL */
 };
 
 /* Test and integration hooks, all optional (NULL: the default). They run
@@ -165,6 +167,10 @@ int queue_fail(struct queue *q, int64_t id, const char *worker, const char *erro
 /* The same, but the job is dead at once whatever attempts it has left: a
  * failure retrying cannot mend (a refused address, a 5xx from SMTP). */
 int queue_bury(struct queue *q, int64_t id, const char *worker, const char *error, int64_t now_ms);
+/* The lease holder reports progress (done of total) and, when not NULL,
+ * a result (small JSON text) that stays with the job once done. */
+int queue_note(struct queue *q, int64_t id, const char *worker, int64_t progress, int64_t total,
+	       const char *result);
 int queue_extend(struct queue *q, int64_t id, const char *worker, int64_t lease_ms);
 
 /* Operator actions. retry: a dead or cancelled job is queued for now with

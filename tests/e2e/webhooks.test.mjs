@@ -162,6 +162,8 @@ const jobShape = exact({
   state: oneOf('queued', 'running', 'done', 'dead', 'cancelled'),
   attempts: isInt,
   max_attempts: isInt,
+  progress: isInt,
+  total: isInt,
   last_error: (v) => v === null || typeof v === 'string',
   run_at: isIsoMs,
   created_at: isIsoMs,
