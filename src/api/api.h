@@ -115,6 +115,7 @@ void api_jobs_list(struct http_req *r);
 void api_exports_create(struct http_req *r);
 void api_export_get(struct http_req *r);
 void api_export_file(struct http_req *r);
+void api_import_get(struct http_req *r);
 
 void api_openapi(struct http_req *r);
 void api_healthz(struct http_req *r);

@@ -62,6 +62,7 @@ const struct route app_routes[] = {
 	{ "POST", "/api/v1/endpoints/{id}/exports", api_exports_create, NULL, NULL, API_MAX, ROUTE_API, "Export as a job (large exports)" },
 	{ "GET", "/api/v1/exports/{id}", api_export_get, NULL, NULL, 0, ROUTE_API, "An export job: state, progress, file" },
 	{ "GET", "/api/v1/exports/{id}/file", api_export_file, NULL, NULL, 0, ROUTE_API, "Download a finished export" },
+	{ "GET", "/api/v1/imports/{id}", api_import_get, NULL, NULL, 0, ROUTE_API, "An import job: state, progress, report" },
 	{ "GET", "/api/v1/keys", api_keys_list, NULL, NULL, 0, ROUTE_API, "List API keys" },
 	{ "POST", "/api/v1/keys", api_keys_create, NULL, NULL, API_MAX, ROUTE_API, "Create an API key" },
 	{ "DELETE", "/api/v1/keys/{id}", api_key_delete, NULL, NULL, 0, ROUTE_API, "Revoke an API key" },

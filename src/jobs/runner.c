@@ -18,6 +18,7 @@
 #include "endpoint/settings.h"
 #include "jobs/deliver.h"
 #include "jobs/export_job.h"
+#include "jobs/import_job.h"
 #include "jobs/mail.h"
 #include "jobs/notify.h"
 #include "jobs/retention.h"
@@ -96,6 +97,7 @@ static const struct { const char *kind; job_handler fn; } handlers[] = {
 	{ "mail.autoresponse", run_autoresponse },
 	{ "retention.run", retention_run },
 	{ "export.run", export_job_run },
+	{ "import.run", import_job_run },
 };
 
 static job_handler handler_of(const char *kind)
