@@ -130,7 +130,8 @@ void app_close(struct app *a)
 	 * store (its writer may forward queued ops into dedicated stores),
 	 * then the dedicated stores. The counters go first, into the shared
 	 * store (the server has drained: nothing adds to them any more). */
-	runner_stop(a->runner); /* first: its jobs use everything below */
+	shards_halt(a->shards); /* a move job stops at its next step... */
+	runner_stop(a->runner); /* ...so the runner can stop: its jobs use everything below */
 	evdicts_destroy(a->dicts);
 	tally_destroy(a->tally);
 	shards_stop(a->shards);

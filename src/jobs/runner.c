@@ -91,6 +91,26 @@ static int run_autoresponse(struct app *app, const struct queue_job *job, const 
 	return run_mail(app, job, MAIL_AUTORESPONSE, err, errsize, permanent);
 }
 
+/* A busy endpoint's move to a database of its own (store/shards.h). */
+static int run_move(struct app *app, const struct queue_job *job, const char *worker, char *err, size_t errsize,
+		    int *permanent)
+{
+	struct json_object *o = json_tokener_parse((const char *)job->payload), *v;
+	int64_t id = o && json_object_object_get_ex(o, "endpoint_id", &v) ? json_object_get_int64(v) : 0;
+	int rc;
+
+	(void)worker;
+	json_object_put(o);
+	if (id <= 0 || !app->shards) {
+		snprintf(err, errsize, "malformed job payload");
+		*permanent = 1;
+		return INLET_EINVAL;
+	}
+	if ((rc = shards_run_move(app->shards, id)))
+		snprintf(err, errsize, "the move paused: %s", inlet_strerror(rc));
+	return rc;
+}
+
 static const struct { const char *kind; job_handler fn; } handlers[] = {
 	{ "webhook.deliver", deliver_run },
 	{ "mail.notify", run_notify },
@@ -98,6 +118,7 @@ static const struct { const char *kind; job_handler fn; } handlers[] = {
 	{ "retention.run", retention_run },
 	{ "export.run", export_job_run },
 	{ "import.run", import_job_run },
+	{ "shard.move", run_move },
 };
 
 static job_handler handler_of(const char *kind)
@@ -366,6 +387,9 @@ int runner_start(struct app *app, struct queue *q, unsigned fast, unsigned slow,
 		if (queue_release_all(q, now_ms(), &n) == 0 && n)
 			log_msg(LOG_INFO, "jobs: %lld left running by the last process queued again", (long long)n);
 	}
+	/* Moves of busy endpoints run on the slow lane from now on. */
+	if (app->shards)
+		shards_use_queue(app->shards, q);
 	/* Clean-up runs every hour on the slow lane; the drainer ticks the
 	 * schedule. */
 	if (queue_schedule(q, "retention", QUEUE_SLOW, "retention.run", (int64_t)app->cfg.retention_every_ms,

@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/move.h"
+#include "store/queue.h"
 #include "store/subs.h"
 #include "store/subs_int.h"
 #include "store/tenant.h"
@@ -52,6 +53,13 @@ struct shards {
 	int64_t cancel;              /* endpoint whose move must stop */
 	pthread_t thread;
 	int started;
+
+	/* With a queue (the server), moves run as slow-lane jobs
+	 * (shards_run_move) and the mover thread only finds them and queues
+	 * them; without one (the CLI) the mover thread runs them itself. */
+	struct queue *q;
+	int64_t queued;              /* under mlock: endpoint whose move job is out */
+	pthread_mutex_t run_lock;    /* one move at a time, whoever runs it */
 
 	/* Stores of deleted endpoints: closed at shutdown, since an op queued
 	 * just before the delete may still be forwarded to one. */
@@ -349,6 +357,25 @@ static void *mover_main(void *arg)
 		}
 		pthread_mutex_unlock(&s->mlock);
 		id = next_move(s);
+		if (id && s->q) {
+			/* The slow lane runs it; queue it once (a job that fails is
+			 * retried by the queue, and one left from a dead process
+			 * only finds the move done or resumes it). */
+			pthread_mutex_lock(&s->mlock);
+			if (s->queued != id && s->active != id) {
+				char payload[64];
+				struct queue_spec spec = { .lane = QUEUE_SLOW, .kind = "shard.move", .payload = payload,
+							   .max_attempts = QUEUE_ATTEMPTS_MAX };
+				int64_t job;
+
+				snprintf(payload, sizeof(payload), "{\"endpoint_id\":%lld}", (long long)id);
+				spec.len = strlen(payload);
+				if (queue_enqueue(s->q, &spec, &job) == 0)
+					s->queued = id;
+			}
+			pthread_mutex_unlock(&s->mlock);
+			id = 0; /* and wait, as when there is nothing to do */
+		}
 		if (!id) {
 			/* Nothing to do: sleep until woken, or poll tenant.db for
 			 * requests from other processes once a second. */
@@ -362,15 +389,7 @@ static void *mover_main(void *arg)
 			pthread_mutex_unlock(&s->mlock);
 			continue;
 		}
-		pthread_mutex_lock(&s->mlock);
-		s->active = id;
-		pthread_mutex_unlock(&s->mlock);
-		rc = move_one(s, id);
-		pthread_mutex_lock(&s->mlock);
-		s->active = 0;
-		if (s->cancel == id)
-			s->cancel = 0;
-		pthread_mutex_unlock(&s->mlock);
+		rc = shards_run_move(s, id);
 		if (rc && rc != INLET_ESHUTDOWN) {
 			log_msg(LOG_ERROR, "moving endpoint %lld failed: %s; retrying later", (long long)id,
 				inlet_strerror(rc));
@@ -378,6 +397,44 @@ static void *mover_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+int shards_run_move(struct shards *s, int64_t endpoint_id)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->run_lock);
+	pthread_mutex_lock(&s->mlock);
+	s->active = endpoint_id;
+	pthread_mutex_unlock(&s->mlock);
+	rc = move_one(s, endpoint_id);
+	pthread_mutex_lock(&s->mlock);
+	s->active = 0;
+	if (s->cancel == endpoint_id)
+		s->cancel = 0;
+	if (!rc && s->queued == endpoint_id)
+		s->queued = 0;
+	pthread_cond_signal(&s->mwake);
+	pthread_mutex_unlock(&s->mlock);
+	pthread_mutex_unlock(&s->run_lock);
+	return rc;
+}
+
+void shards_use_queue(struct shards *s, struct queue *q)
+{
+	pthread_mutex_lock(&s->mlock);
+	s->q = q;
+	pthread_mutex_unlock(&s->mlock);
+}
+
+void shards_halt(struct shards *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mlock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->mwake);
+	pthread_mutex_unlock(&s->mlock);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -400,6 +457,7 @@ int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
 	snprintf(s->dir, sizeof(s->dir), "%s/submissions", data_dir);
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->mlock, NULL);
+	pthread_mutex_init(&s->run_lock, NULL);
 	pthread_cond_init(&s->mwake, NULL);
 	if ((rc = tenant_locations(t, a, &locs, &n)))
 		goto out;
@@ -517,6 +575,7 @@ void shards_close(struct shards *s)
 	free(s->wanted);
 	pthread_cond_destroy(&s->mwake);
 	pthread_mutex_destroy(&s->mlock);
+	pthread_mutex_destroy(&s->run_lock);
 	pthread_rwlock_destroy(&s->lock);
 	free(s);
 }

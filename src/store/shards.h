@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+struct queue;
 struct shards;
 struct substore;
 struct tenant;
@@ -28,6 +29,17 @@ struct shards_config {
 
 int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
 		struct substore *shared, const struct shards_config *cfg);
+/* From now on moves run as slow-lane jobs ("shard.move") on q: the mover
+ * thread finds them and queues each once; the job calls shards_run_move.
+ * Without it (the CLI) the mover thread runs them. */
+void shards_use_queue(struct shards *s, struct queue *q);
+/* Runs (or resumes) the move of endpoint_id; one at a time. 0 when done
+ * (or nothing is left to do), INLET_ESHUTDOWN when stopped half-way (it
+ * resumes from its watermarks next time). */
+int shards_run_move(struct shards *s, int64_t endpoint_id);
+/* Tells a move under way to stop at its next step, without waiting (the
+ * job runner then finishes; shards_stop joins). Accepts NULL. */
+void shards_halt(struct shards *s);
 /* Stops the mover; a move in progress pauses and resumes at next open.
  * Call before closing the shared store (the mover drives its writer). */
 void shards_stop(struct shards *s);
