@@ -383,8 +383,15 @@ static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, in
 		const void *p = sqlite3_column_blob(st, COL_PAYLOAD);
 		size_t n = (size_t)sqlite3_column_bytes(st, COL_PAYLOAD);
 
+		uint8_t *copy = arena_alloc(a, n + 1);
+
+		/* A NUL after the bytes (not counted): text payloads (JSON) read
+		 * as strings. */
+		if (n)
+			memcpy(copy, p, n);
+		copy[n] = 0;
 		job->payload_len = n;
-		job->payload = arena_memdup(a, p ? p : "", n);
+		job->payload = copy;
 	}
 	return 0;
 }

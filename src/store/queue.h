@@ -83,7 +83,8 @@ struct queue_job {
 	enum queue_lane lane;
 	enum queue_state state;
 	const char *kind;         /* "webhook.deliver" */
-	const uint8_t *payload;   /* opaque bytes (callers seal them); NULL in lists */
+	const uint8_t *payload;   /* opaque bytes (callers seal them), followed by a
+				   * NUL not counted in payload_len; NULL in lists */
 	size_t payload_len;       /* stored length, also in lists */
 	const char *idempotency_key; /* or NULL */
 	const char *worker;       /* the last claimer (the lease holder while running), or NULL */
