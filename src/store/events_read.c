@@ -44,19 +44,6 @@ static int rd_end(struct rd *r, int step_rc)
 	return rc ? rc : 0;
 }
 
-/* Room for one more element in an arena array of *cap (doubling). */
-static void *grow(struct arena *a, void *arr, size_t n, size_t *cap, size_t size)
-{
-	void *bigger;
-
-	if (n < *cap)
-		return arr;
-	bigger = arena_alloc(a, 2 * *cap * size);
-	memcpy(bigger, arr, n * size);
-	*cap *= 2;
-	return bigger;
-}
-
 static const uint8_t *col_blob(struct arena *a, sqlite3_stmt *st, int col, size_t *len)
 {
 	*len = (size_t)sqlite3_column_bytes(st, col);
@@ -281,15 +268,15 @@ int evstore_event_count(struct substore *s, int64_t endpoint_id, int64_t *out)
 
 static int points(struct rd *r, int ncols, struct arena *a, struct ev_point **pts, size_t *n)
 {
-	size_t cap = 64;
+	size_t cap = 0;
 	int rc;
 
 	*n = 0;
-	*pts = arena_alloc(a, cap * sizeof(**pts));
+	*pts = NULL;
 	while ((rc = sqlite3_step(r->st)) == SQLITE_ROW) {
 		struct ev_point *p;
 
-		*pts = grow(a, *pts, *n, &cap, sizeof(**pts));
+		*pts = arena_grow(a, *pts, *n, &cap, sizeof(**pts));
 		p = &(*pts)[(*n)++];
 		memset(p, 0, sizeof(*p));
 		p->t = sqlite3_column_int64(r->st, 0);
@@ -338,7 +325,7 @@ int evstore_session_graph(struct substore *s, int64_t endpoint_id, int64_t from,
 int evstore_counts(struct substore *s, int64_t account_id, int64_t endpoint_id, int64_t from_day,
 		   int64_t to_day, struct arena *a, struct ev_count **rows, size_t *n)
 {
-	size_t cap = 32;
+	size_t cap = 0;
 	struct rd r;
 	int rc;
 
@@ -350,9 +337,9 @@ int evstore_counts(struct substore *s, int64_t account_id, int64_t endpoint_id, 
 	sqlite3_bind_int64(r.st, 3, from_day);
 	sqlite3_bind_int64(r.st, 4, to_day);
 	*n = 0;
-	*rows = arena_alloc(a, cap * sizeof(**rows));
+	*rows = NULL;
 	while ((rc = sqlite3_step(r.st)) == SQLITE_ROW) {
-		*rows = grow(a, *rows, *n, &cap, sizeof(**rows));
+		*rows = arena_grow(a, *rows, *n, &cap, sizeof(**rows));
 		(*rows)[*n].day = sqlite3_column_int64(r.st, 0);
 		(*rows)[*n].name = arena_strdup(a, (const char *)sqlite3_column_text(r.st, 1));
 		(*rows)[(*n)++].n = sqlite3_column_int64(r.st, 2);
