@@ -46,6 +46,18 @@ void api_disposition(struct http_req *r, const char *name);
 void api_file_send(struct http_req *r, const struct endpoint *e, uint32_t key_version, const char *pid,
 		   uint32_t n, uint64_t size, const char *ctype, const char *name);
 
+/* Sessions (api/auth.c). The inlet_session cookie's token into out, or
+ * INLET_ENOTFOUND; the CSRF token of a session token (64 hex digits); the
+ * account of a cookie-authenticated request (answers 401/403 itself). */
+int api_session_token(struct http_req *r, char *out, size_t size);
+void api_csrf_token(struct app *app, const char *token, char out[65]);
+int api_auth_cookie(struct http_req *r, int64_t *account_id);
+void api_auth_login(struct http_req *r);
+void api_auth_logout(struct http_req *r);
+void api_auth_session(struct http_req *r);
+void api_auth_sessions(struct http_req *r);
+void api_auth_session_revoke(struct http_req *r);
+
 void api_account_get(struct http_req *r);
 
 void api_endpoints_list(struct http_req *r);

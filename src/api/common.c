@@ -25,6 +25,14 @@ int api_auth(struct http_req *r, int64_t *account_id)
 	uint8_t hash[32];
 	int rc;
 
+	if (!h && http_header(r, "Cookie")) {
+		/* The dashboard: a session cookie instead of an API key. */
+		int rc2 = api_auth_cookie(r, account_id);
+
+		if (!rc2)
+			tally_add(app->tally, *account_id, 0, "api", 1);
+		return rc2;
+	}
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) > 200) {
 		http_add_header(r, "WWW-Authenticate", "Bearer");
 		http_error(r, 401, "unauthorized", "Send an API key as \"Authorization: Bearer <key>\".");

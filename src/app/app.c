@@ -77,6 +77,8 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	a->ids = pubid_create(idkey);
 	vault_derive(a->vault, "project-id", idkey);
 	a->project_mac = vault_mac_create(idkey, sizeof(idkey));
+	vault_derive(a->vault, "csrf", idkey);
+	a->csrf_mac = vault_mac_create(idkey, sizeof(idkey));
 	secure_wipe(idkey, sizeof(idkey));
 	snprintf(path, sizeof(path), "%s/tenant.db", cfg->data_dir);
 	if ((rc = tenant_open(&a->tenant, path)))
@@ -145,6 +147,7 @@ void app_close(struct app *a)
 	vault_destroy(a->vault);
 	vault_mac_destroy(a->ip_mac);
 	vault_mac_destroy(a->project_mac);
+	vault_mac_destroy(a->csrf_mac);
 	queue_close(a->queue);
 	free(a->webhook_allow);
 	pthread_mutex_destroy(&a->salt_lock);

@@ -47,6 +47,7 @@ struct app {
 	int64_t salt_day;         /* under salt_lock */
 	struct vault_mac *ip_mac; /* keyed with salt_day's salt; under salt_lock */
 	struct vault_mac *project_mac; /* derives Sentry project ids */
+	struct vault_mac *csrf_mac;    /* derives sessions' CSRF tokens */
 	struct evdicts *dicts;    /* zstd dictionaries of events endpoints */
 	/* INLET_SMTP_*, read once when the server opens (a bad value stops
 	 * the start); NULL: email is off (INLET_SMTP_URL unset). Read-only

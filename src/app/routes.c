@@ -32,6 +32,11 @@ const struct route app_routes[] = {
 	{ "OPTIONS", "/api/{project}/envelope/", sentry_preflight, NULL, NULL, 0, 0, "CORS preflight" },
 	{ "OPTIONS", "/api/{project}/store/", sentry_preflight, NULL, NULL, 0, 0, "CORS preflight" },
 
+	{ "POST", "/api/v1/auth/login", api_auth_login, NULL, NULL, API_MAX, ROUTE_API, "Log in: a session cookie" },
+	{ "POST", "/api/v1/auth/logout", api_auth_logout, NULL, NULL, API_MAX, ROUTE_API, "Log out" },
+	{ "GET", "/api/v1/auth/session", api_auth_session, NULL, NULL, 0, ROUTE_API, "The session: user, accounts, CSRF token" },
+	{ "GET", "/api/v1/auth/sessions", api_auth_sessions, NULL, NULL, 0, ROUTE_API, "The user's sessions" },
+	{ "DELETE", "/api/v1/auth/sessions/{id}", api_auth_session_revoke, NULL, NULL, 0, ROUTE_API, "End a session" },
 	{ "GET", "/api/v1/account", api_account_get, NULL, NULL, 0, ROUTE_API, "The caller's account" },
 	{ "GET", "/api/v1/endpoints", api_endpoints_list, NULL, NULL, 0, ROUTE_API, "List endpoints" },
 	{ "POST", "/api/v1/endpoints", api_endpoints_create, NULL, NULL, API_MAX, ROUTE_API, "Create an endpoint" },

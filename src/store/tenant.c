@@ -71,6 +71,14 @@ static const char *const migrations[] = {
 	"  status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, response TEXT NOT NULL DEFAULT '',"
 	"  error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL);"
 	"CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);",
+	/* 4: dashboard sessions (store/sessions.c): the cookie's token only as
+	 * its SHA-256, as API keys are kept. */
+	"CREATE TABLE sessions("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE, token_hash BLOB NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  user_agent TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
+	"  last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX sessions_user ON sessions(user_id, id);",
 };
 
 
