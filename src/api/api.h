@@ -51,7 +51,9 @@ void api_file_send(struct http_req *r, const struct endpoint *e, uint32_t key_ve
  * account of a cookie-authenticated request (answers 401/403 itself). */
 int api_session_token(struct http_req *r, char *out, size_t size);
 void api_csrf_token(struct app *app, const char *token, char out[65]);
-int api_auth_cookie(struct http_req *r, int64_t *account_id);
+int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank);
+/* viewer 0, member 1, admin 2, owner 3; -1 for another word. */
+int api_role_rank(const char *role);
 void api_auth_login(struct http_req *r);
 void api_auth_logout(struct http_req *r);
 void api_auth_session(struct http_req *r);

@@ -291,7 +291,17 @@ void api_auth_session_revoke(struct http_req *r)
 		http_respond_empty(r, 204);
 }
 
-int api_auth_cookie(struct http_req *r, int64_t *account_id)
+int api_role_rank(const char *role)
+{
+	static const char *const ranks[] = { "viewer", "member", "admin", "owner" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(role, ranks[i]) == 0)
+			return i;
+	return -1;
+}
+
+int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
 {
 	struct app *app = http_app(r);
 	const char *m = http_method(r), *want = http_header(r, "X-Inlet-Account");
@@ -312,6 +322,7 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id)
 	for (size_t i = 0; i < n; i++)
 		if (!want || strcmp(want, ms[i].account_pid) == 0) {
 			*account_id = ms[i].account_id;
+			*rank = api_role_rank(ms[i].role);
 			return 0;
 		}
 	http_error(r, 403, "forbidden", "X-Inlet-Account names no account of this user.");

@@ -26,12 +26,22 @@ int api_auth(struct http_req *r, int64_t *account_id)
 	int rc;
 
 	if (!h && http_header(r, "Cookie")) {
-		/* The dashboard: a session cookie instead of an API key. */
-		int rc2 = api_auth_cookie(r, account_id);
+		/* The dashboard: a session cookie instead of an API key, and the
+		 * member's role decides what it may do. */
+		const char *m = http_method(r);
+		int rank = -1, need, rc2 = api_auth_cookie(r, account_id, &rank);
 
-		if (!rc2)
-			tally_add(app->tally, *account_id, 0, "api", 1);
-		return rc2;
+		if (rc2)
+			return rc2;
+		need = !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ? 0
+		       : (http_route(r)->flags & ROUTE_MEMBER) ? 1 : 2;
+		if (rank < need) {
+			http_error(r, 403, "forbidden", need == 1 ? "This needs the member role or more."
+								  : "This needs the admin role or more.");
+			return INLET_EFORBIDDEN;
+		}
+		tally_add(app->tally, *account_id, 0, "api", 1);
+		return 0;
 	}
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) > 200) {
 		http_add_header(r, "WWW-Authenticate", "Bearer");

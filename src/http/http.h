@@ -24,6 +24,8 @@ struct http_req;
 
 /* Route flags. */
 #define ROUTE_API 1u /* a management route: JSON errors, counted as API */
+#define ROUTE_MEMBER 4u  /* a change a member may make (submissions, issues); other
+			  * changes need an admin, reads a viewer (api_auth) */
 #define ROUTE_OWN_413 2u /* handle() runs for an oversized body too (it checks
 			  * http_body_too_big and answers in its own shape) */
 

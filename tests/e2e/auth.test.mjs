@@ -6,6 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { makeDataDir, startServer, cleanup, newAccount } from '../lib/inlet.mjs';
 import { request, apiClient } from '../lib/http.mjs';
 
@@ -13,9 +15,10 @@ const T = { timeout: 60_000 };
 const PASSWORD = 'correct horse battery staple'; // the harness's (tests/lib/inlet.mjs)
 let server;
 let acct;
+let data;
 
 before(async () => {
-  const data = await makeDataDir();
+  data = await makeDataDir();
   acct = await newAccount(data);
   server = await startServer(data);
 });
@@ -102,6 +105,39 @@ test('logout and revocation end sessions', T, async () => {
   assert.equal(out.status, 204);
   assert.match(String(out.headers['set-cookie']), /^inlet_session=;.*Max-Age=0/);
   assert.equal((await withCookie(ca, 'GET', '/api/v1/auth/session')).status, 401);
+});
+
+test('roles: a viewer reads, a member manages submissions, an admin manages endpoints', T, async () => {
+  // A second user, a member of the first account as well (the invitation
+  // flow is still to come: the membership row is written directly).
+  const second = await newAccount(data);
+  const sql = (q) => execFileSync('sqlite3', [path.join(data, 'tenant.db'), q], { encoding: 'utf8' }).trim();
+  const setRole = (role) => sql(`INSERT OR REPLACE INTO memberships(user_id,account_id,role,created_ms)
+    SELECT u.id, a.id, '${role}', 0 FROM users u, accounts a WHERE u.email='${second.email}' AND a.pid='${acct.accountId}'`);
+  const owner = apiClient(server.url, acct.token);
+  const ep = (await owner.post('/api/v1/endpoints', { name: 'shared' })).json;
+  const post = await request(`${server.url}/f/${ep.key}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: { a: 1 } });
+  assert.equal(post.status, 200);
+  const sub = post.json.id;
+  const r = await login(second.email, PASSWORD);
+  const c = cookieOf(r);
+  const h = { 'X-CSRF-Token': r.json.csrf_token, 'X-Inlet-Account': acct.accountId };
+  const can = async () => ({
+    read: (await withCookie(c, 'GET', `/api/v1/submissions/${sub}`, undefined, h)).status,
+    triage: (await withCookie(c, 'PATCH', `/api/v1/submissions/${sub}`, { status: 'spam' }, h)).status,
+    manage: (await withCookie(c, 'PATCH', `/api/v1/endpoints/${ep.id}`, { name: 'renamed' }, h)).status,
+  });
+  // Not a member yet: the account header names no account of theirs.
+  assert.deepEqual(await can(), { read: 403, triage: 403, manage: 403 });
+  setRole('viewer');
+  assert.deepEqual(await can(), { read: 200, triage: 403, manage: 403 });
+  setRole('member');
+  assert.deepEqual(await can(), { read: 200, triage: 200, manage: 403 });
+  setRole('admin');
+  assert.deepEqual(await can(), { read: 200, triage: 200, manage: 200 });
+  // Their own account, where they are the owner, is theirs to manage.
+  const own = { 'X-CSRF-Token': r.json.csrf_token, 'X-Inlet-Account': second.accountId };
+  assert.equal((await withCookie(c, 'POST', '/api/v1/endpoints', { name: 'mine' }, own)).status, 201);
 });
 
 test('failed logins are rate-limited per client', T, async () => {
