@@ -55,6 +55,8 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank);
 /* viewer 0, member 1, admin 2, owner 3; -1 for another word. */
 int api_role_rank(const char *role);
 void api_auth_login(struct http_req *r);
+void api_auth_setup(struct http_req *r);
+void api_auth_signup(struct http_req *r);
 void api_auth_logout(struct http_req *r);
 void api_auth_session(struct http_req *r);
 void api_auth_sessions(struct http_req *r);

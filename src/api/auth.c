@@ -25,6 +25,8 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "ingest/ratelimit.h"
+#include "jobs/mail.h"
+#include "store/tenant.h"
 #include "store/sessions.h"
 #include "vault/vault.h"
 
@@ -117,17 +119,41 @@ static void make_dummy(void)
 		dummy_hash = NULL;
 }
 
+/* A new session for u: the cookie and the session's JSON, with status. */
+static void start_session(struct http_req *r, const struct user *u, int status)
+{
+	struct app *app = http_app(r);
+	uint8_t raw[32], hash[32];
+	char token[64], *pid = NULL;
+	json_object *o;
+	int rc;
+
+	rand_bytes(raw, sizeof(raw));
+	memcpy(token, "inlet_ss_", 9);
+	b64url_encode(token + 9, raw, sizeof(raw));
+	secure_wipe(raw, sizeof(raw));
+	vault_sha256(token, strlen(token), hash);
+	if ((rc = sessions_create(app->tenant, u->id, hash, http_header(r, "User-Agent"), &pid))) {
+		http_error_rc(r, rc);
+	} else {
+		set_cookie(r, token, SESSION_TTL_MS / 1000);
+		o = session_json(r, u, token);
+		http_respond_json(r, status, o);
+		json_object_put(o);
+	}
+	secure_wipe(token, sizeof(token));
+	free(pid);
+}
+
 void api_auth_login(struct http_req *r)
 {
 	struct app *app = http_app(r);
 	struct arena *a = http_arena(r);
 	struct user u;
-	json_object *body, *o;
+	json_object *body;
 	const char *email = NULL, *password = NULL;
-	uint8_t raw[32], hash[32];
-	char token[64], *pid = NULL;
 	unsigned wait;
-	int found, ok, rc;
+	int found, ok;
 
 	wait = ratelimit_take(app->rl, LOGIN_SCOPE, http_client_ip(r), LOGIN_PER_MINUTE, LOGIN_BURST, now_ms());
 	if (wait) {
@@ -153,22 +179,8 @@ void api_auth_login(struct http_req *r)
 		http_error(r, 401, "invalid_credentials", "The email or the password is wrong.");
 		goto out;
 	}
-	rand_bytes(raw, sizeof(raw));
-	memcpy(token, "inlet_ss_", 9);
-	b64url_encode(token + 9, raw, sizeof(raw));
-	secure_wipe(raw, sizeof(raw));
-	vault_sha256(token, strlen(token), hash);
-	if ((rc = sessions_create(app->tenant, u.id, hash, http_header(r, "User-Agent"), &pid))) {
-		http_error_rc(r, rc);
-		goto out;
-	}
-	set_cookie(r, token, SESSION_TTL_MS / 1000);
-	o = session_json(r, &u, token);
-	http_respond_json(r, 200, o);
-	json_object_put(o);
+	start_session(r, &u, 200);
 out:
-	secure_wipe(token, sizeof(token));
-	free(pid);
 	json_object_put(body);
 }
 
@@ -327,4 +339,78 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
 		}
 	http_error(r, 403, "forbidden", "X-Inlet-Account names no account of this user.");
 	return INLET_EFORBIDDEN;
+}
+
+/* ---- the first start ------------------------------------------------------- */
+
+#define PASSWORD_MIN 10
+
+static pthread_mutex_t signup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void api_auth_setup(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	int64_t n = 0;
+	int rc = sessions_user_count(app->tenant, &n);
+	json_object *o;
+
+	if (rc) {
+		http_error_rc(r, rc);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "needs_setup", json_object_new_boolean(n == 0));
+	http_respond_json(r, 200, o);
+	json_object_put(o);
+}
+
+void api_auth_signup(struct http_req *r)
+{
+	struct app *app = http_app(r);
+	struct arena *a = http_arena(r);
+	struct account acc;
+	struct user u;
+	json_object *body;
+	const char *email = NULL, *password = NULL, *name = NULL;
+	char *hash = NULL;
+	int64_t n = 1;
+	int rc;
+
+	if (!(body = api_body(r)))
+		return;
+	if (api_get_string(r, body, "email", &email) || api_get_string(r, body, "password", &password) ||
+	    api_get_string(r, body, "account", &name))
+		goto out;
+	if (!email || !mail_address_valid(email)) {
+		http_error(r, 400, "invalid", "\"email\" must be an email address.");
+		goto out;
+	}
+	if (!password || strlen(password) < PASSWORD_MIN || strlen(password) > 1024) {
+		http_error(r, 400, "invalid", "\"password\" must have 10 to 1024 characters.");
+		goto out;
+	}
+	/* One process serves a data folder (serve.lock): this lock makes the
+	 * check and the creation one step. */
+	pthread_mutex_lock(&signup_lock);
+	rc = sessions_user_count(app->tenant, &n);
+	if (!rc && n > 0) {
+		pthread_mutex_unlock(&signup_lock);
+		http_error(r, 403, "closed", "Inlet is set up already; ask an admin of an account for an invitation.");
+		goto out;
+	}
+	if (!rc)
+		rc = vault_password_hash(password, &hash);
+	if (!rc)
+		rc = tenant_init_owner(app->tenant, email, hash, name && *name ? name : email, a, &acc);
+	pthread_mutex_unlock(&signup_lock);
+	if (!rc)
+		rc = sessions_user_by_email(app->tenant, email, a, &u);
+	if (rc) {
+		http_error_rc(r, rc);
+		goto out;
+	}
+	start_session(r, &u, 201);
+out:
+	free(hash);
+	json_object_put(body);
 }

@@ -32,6 +32,8 @@ const struct route app_routes[] = {
 	{ "OPTIONS", "/api/{project}/envelope/", sentry_preflight, NULL, NULL, 0, 0, "CORS preflight" },
 	{ "OPTIONS", "/api/{project}/store/", sentry_preflight, NULL, NULL, 0, 0, "CORS preflight" },
 
+	{ "GET", "/api/v1/auth/setup", api_auth_setup, NULL, NULL, 0, ROUTE_API, "Whether the first account is still to be made" },
+	{ "POST", "/api/v1/auth/signup", api_auth_signup, NULL, NULL, API_MAX, ROUTE_API, "The first account and its owner (first start only)" },
 	{ "POST", "/api/v1/auth/login", api_auth_login, NULL, NULL, API_MAX, ROUTE_API, "Log in: a session cookie" },
 	{ "POST", "/api/v1/auth/logout", api_auth_logout, NULL, NULL, API_MAX, ROUTE_API, "Log out" },
 	{ "GET", "/api/v1/auth/session", api_auth_session, NULL, NULL, 0, ROUTE_API, "The session: user, accounts, CSRF token" },

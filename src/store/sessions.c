@@ -49,6 +49,22 @@ int sessions_user_by_id(struct tenant *t, int64_t id, struct arena *a, struct us
 	return user_one(t, "SELECT id,pid,email,password_hash FROM users WHERE id=?", NULL, id, a, out);
 }
 
+int sessions_user_count(struct tenant *t, int64_t *n)
+{
+	struct q q;
+	int rc;
+
+	*n = 0;
+	if ((rc = tenant_q_prepare(t, &q, "SELECT count(*) FROM users")))
+		return rc;
+	rc = sqlite3_step(q.st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(q.st, 0);
+	rc = rc == SQLITE_ROW ? 0 : db_rc(q.db, rc);
+	tenant_q_finish(&q);
+	return rc;
+}
+
 int sessions_memberships(struct tenant *t, int64_t user_id, struct arena *a, struct membership **out, size_t *n)
 {
 	struct q q;

@@ -30,6 +30,8 @@ struct session {
 /* By email (any case). INLET_ENOTFOUND when there is none. */
 int sessions_user_by_email(struct tenant *t, const char *email, struct arena *a, struct user *out);
 int sessions_user_by_id(struct tenant *t, int64_t id, struct arena *a, struct user *out);
+/* How many users exist (0: the first start, sign-up is open). */
+int sessions_user_count(struct tenant *t, int64_t *n);
 /* The user's accounts, oldest membership first. */
 int sessions_memberships(struct tenant *t, int64_t user_id, struct arena *a, struct membership **out, size_t *n);
 

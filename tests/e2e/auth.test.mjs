@@ -149,3 +149,31 @@ test('failed logins are rate-limited per client', T, async () => {
   assert.equal(last.status, 429);
   assert.match(String(last.headers['retry-after']), /^[0-9]+$/);
 });
+
+test('first start: sign-up makes the first account and logs in; then it is closed', T, async () => {
+  const fresh = await makeDataDir();
+  const s = await startServer(fresh);
+  try {
+    const post = (p, body) => request(`${s.url}${p}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    assert.deepEqual((await request(`${s.url}/api/v1/auth/setup`)).json, { needs_setup: true });
+    assert.equal((await post('/api/v1/auth/signup', { email: 'first@example.test', password: 'short' })).status, 400);
+    assert.equal((await post('/api/v1/auth/signup', { email: 'not an email', password: 'long enough pass' })).status, 400);
+    const r = await post('/api/v1/auth/signup', { email: 'first@example.test', password: 'long enough pass', account: 'Acme' });
+    assert.equal(r.status, 201, r.text);
+    assert.match(String(r.headers['set-cookie']), /^inlet_session=inlet_ss_/);
+    assert.deepEqual(r.json.accounts.map((a) => [a.name, a.role]), [['Acme', 'owner']]);
+    const cookie = String(r.headers['set-cookie']).split(';')[0];
+    const ep = await request(`${s.url}/api/v1/endpoints`, {
+      method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': r.json.csrf_token, 'Content-Type': 'application/json' }, body: { name: 'contact' },
+    });
+    assert.equal(ep.status, 201, ep.text);
+    assert.deepEqual((await request(`${s.url}/api/v1/auth/setup`)).json, { needs_setup: false });
+    const again = await post('/api/v1/auth/signup', { email: 'second@example.test', password: 'long enough pass' });
+    assert.equal(again.status, 403);
+    assert.equal(again.json.error.code, 'closed');
+    // The new owner logs in like anyone.
+    assert.equal((await post('/api/v1/auth/login', { email: 'first@example.test', password: 'long enough pass' })).status, 200);
+  } finally {
+    await s.stop();
+  }
+});
