@@ -330,8 +330,8 @@ static void *drainer_main(void *arg)
 	struct runner *r = arg;
 
 	for (;;) {
-		struct substore *stores[256];
-		size_t ns;
+		struct substore **stores = NULL, *only[1] = { r->app->shared };
+		size_t ns = 1;
 		long moved = 0;
 
 		pthread_mutex_lock(&r->lock);
@@ -344,16 +344,15 @@ static void *drainer_main(void *arg)
 		r->kicked = 0;
 		pthread_mutex_unlock(&r->lock);
 		(void)queue_tick(r->q, now_ms()); /* periodic jobs due: enqueued */
-		ns = r->app->shards ? shards_stores(r->app->shards, stores, sizeof(stores) / sizeof(*stores)) : 0;
-		if (!ns) {
-			stores[0] = r->app->shared;
-			ns = 1;
-		}
+		/* Every database, however many endpoints have their own. */
+		if (r->app->shards)
+			ns = shards_stores(r->app->shards, &stores);
 		for (size_t i = 0; i < ns; i++) {
-			long k = drain_store(r, stores[i]);
+			long k = drain_store(r, stores ? stores[i] : only[i]);
 
 			moved += k > 0 ? k : 0;
 		}
+		free(stores);
 		/* A full batch: more may wait, go round at once. */
 		if (moved >= DRAIN_BATCH) {
 			pthread_mutex_lock(&r->lock);

@@ -77,15 +77,15 @@ static struct route *find_route(struct shards *s, int64_t endpoint_id)
 	return NULL;
 }
 
-size_t shards_stores(struct shards *s, struct substore **out, size_t max)
+size_t shards_stores(struct shards *s, struct substore ***out)
 {
 	size_t n = 0;
 
-	if (max)
-		out[n++] = s->shared;
 	pthread_rwlock_rdlock(&s->lock);
-	for (size_t i = 0; i < s->nroutes && n < max; i++)
-		out[n++] = s->routes[i].store;
+	*out = xmalloc((s->nroutes + 1) * sizeof(**out));
+	(*out)[n++] = s->shared;
+	for (size_t i = 0; i < s->nroutes; i++)
+		(*out)[n++] = s->routes[i].store;
 	pthread_rwlock_unlock(&s->lock);
 	return n;
 }

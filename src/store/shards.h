@@ -50,9 +50,9 @@ void shards_close(struct shards *s);
 
 /* The store that holds the endpoint's submissions now. */
 struct substore *shards_store(struct shards *s, int64_t endpoint_id);
-/* The shared store and every dedicated one (up to max) into out; they stay
- * open until shards_close. */
-size_t shards_stores(struct shards *s, struct substore **out, size_t max);
+/* The shared store and every dedicated one, in a heap array (the caller
+ * frees it; the stores stay open until shards_close). */
+size_t shards_stores(struct shards *s, struct substore ***out);
 /* "shared" or the file name of the endpoint's own database (static or
  * owned by s; valid until the next move of that endpoint). */
 const char *shards_location(struct shards *s, int64_t endpoint_id);
