@@ -128,6 +128,11 @@ void api_webhook_delete(struct http_req *r);
 void api_webhook_deliveries(struct http_req *r);
 void api_delivery_redeliver(struct http_req *r);
 void api_jobs_list(struct http_req *r);
+struct queue_job;
+/* {id}, a public id of prefix naming a job of kind and its endpoint, to the
+ * caller's job and endpoint; 404 "No such <what>." answered otherwise. */
+int api_job_of(struct http_req *r, int64_t aid, const char *prefix, const char *kind, const char *what,
+	       struct queue_job *job, struct endpoint *e);
 void api_exports_create(struct http_req *r);
 void api_export_get(struct http_req *r);
 void api_export_file(struct http_req *r);

@@ -86,26 +86,35 @@ out:
 	json_object_put(body);
 }
 
-/* {id} to the caller's export job and its endpoint; 404 answered. */
-static int export_of(struct http_req *r, int64_t aid, struct queue_job *job, struct endpoint *e)
+int api_job_of(struct http_req *r, int64_t aid, const char *prefix, const char *kind, const char *what,
+	       struct queue_job *job, struct endpoint *e)
 {
 	struct app *app = http_app(r);
 	int64_t id, epid;
-	int rc = pubid_decode(app->ids, "exp_", http_param(r, "id"), &id, &epid);
+	int rc = pubid_decode(app->ids, prefix, http_param(r, "id"), &id, &epid);
 
 	if (!rc)
 		rc = queue_get(app->queue, id, http_arena(r), job);
-	if (!rc && (job->scope != aid || strcmp(job->kind, "export.run") != 0))
+	if (!rc && (job->scope != aid || strcmp(job->kind, kind) != 0))
 		rc = INLET_ENOTFOUND;
 	if (!rc)
 		rc = tenant_endpoint_by_id(app->tenant, epid, http_arena(r), e);
 	if (!rc && e->account_id != aid)
 		rc = INLET_ENOTFOUND;
-	if (rc == INLET_ENOTFOUND)
-		http_error(r, 404, "not_found", "No such export.");
-	else if (rc)
+	if (rc == INLET_ENOTFOUND) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "No such %s.", what);
+		http_error(r, 404, "not_found", msg);
+	} else if (rc) {
 		http_error_rc(r, rc);
+	}
 	return rc;
+}
+
+static int export_of(struct http_req *r, int64_t aid, struct queue_job *job, struct endpoint *e)
+{
+	return api_job_of(r, aid, "exp_", "export.run", "export", job, e);
 }
 
 void api_export_get(struct http_req *r)

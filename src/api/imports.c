@@ -283,31 +283,13 @@ void api_imports_post(struct http_req *r)
 
 void api_import_get(struct http_req *r)
 {
-	struct app *app = http_app(r);
 	struct queue_job job;
 	struct endpoint e;
-	int64_t aid, id, epid;
+	int64_t aid;
 	json_object *o;
-	int rc;
 
-	if (api_auth(r, &aid))
+	if (api_auth(r, &aid) || api_job_of(r, aid, "imp_", "import.run", "import", &job, &e))
 		return;
-	rc = pubid_decode(app->ids, "imp_", http_param(r, "id"), &id, &epid);
-	if (!rc)
-		rc = queue_get(app->queue, id, http_arena(r), &job);
-	if (!rc && (job.scope != aid || strcmp(job.kind, "import.run") != 0))
-		rc = INLET_ENOTFOUND;
-	if (!rc)
-		rc = tenant_endpoint_by_id(app->tenant, epid, http_arena(r), &e);
-	if (!rc && e.account_id != aid)
-		rc = INLET_ENOTFOUND;
-	if (rc) {
-		if (rc == INLET_ENOTFOUND)
-			http_error(r, 404, "not_found", "No such import.");
-		else
-			http_error_rc(r, rc);
-		return;
-	}
 	o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(http_param(r, "id")));
 	json_object_object_add(o, "endpoint_id", json_object_new_string(e.pid));

@@ -208,9 +208,5 @@ int sessions_revoke(struct tenant *t, int64_t user_id, const char *pid)
 		return rc;
 	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q.st, 2, user_id);
-	rc = tenant_q_run(&q);
-	if (!rc && sqlite3_changes(q.db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(&q);
-	return rc;
+	return tenant_q_change(&q);
 }

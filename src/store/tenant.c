@@ -151,6 +151,16 @@ int tenant_q_run(struct q *q)
 	return rc == SQLITE_DONE ? 0 : db_rc(q->db, rc);
 }
 
+int tenant_q_change(struct q *q)
+{
+	int rc = tenant_q_run(q);
+
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = INLET_ENOTFOUND;
+	tenant_q_finish(q);
+	return rc;
+}
+
 const char *tenant_col_str(struct arena *a, sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
@@ -346,11 +356,7 @@ int tenant_key_revoke(struct tenant *t, int64_t account_id, const char *key_pid)
 	sqlite3_bind_int64(q.st, 1, now_ms());
 	sqlite3_bind_int64(q.st, 2, account_id);
 	sqlite3_bind_text(q.st, 3, key_pid, -1, SQLITE_STATIC);
-	rc = tenant_q_run(&q);
-	if (!rc && sqlite3_changes(q.db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(&q);
-	return rc;
+	return tenant_q_change(&q);
 }
 
 int tenant_key_auth(struct tenant *t, const uint8_t hash[32], int64_t *account_id)
@@ -546,11 +552,7 @@ int tenant_endpoint_update(struct tenant *t, int64_t account_id, const char *pid
 	sqlite3_bind_text(q.st, 2, settings, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q.st, 3, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q.st, 4, account_id);
-	rc = tenant_q_run(&q);
-	if (!rc && sqlite3_changes(q.db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(&q);
-	return rc;
+	return tenant_q_change(&q);
 }
 
 int tenant_endpoint_delete(struct tenant *t, int64_t account_id, const char *pid)
@@ -562,11 +564,7 @@ int tenant_endpoint_delete(struct tenant *t, int64_t account_id, const char *pid
 		return rc;
 	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q.st, 2, account_id);
-	rc = tenant_q_run(&q);
-	if (!rc && sqlite3_changes(q.db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(&q);
-	return rc;
+	return tenant_q_change(&q);
 }
 
 int tenant_endpoint_key(struct tenant *t, int64_t endpoint_id, uint32_t version,

@@ -23,6 +23,9 @@ int tenant_q_prepare(struct tenant *t, struct q *q, const char *sql);
 void tenant_q_finish(struct q *q);
 /* Steps a statement that returns no rows. */
 int tenant_q_run(struct q *q);
+/* Runs a statement that must change a row (an update or delete by id),
+ * then finishes q: INLET_ENOTFOUND when it changed none. */
+int tenant_q_change(struct q *q);
 /* Column i as an arena string ("" for NULL). */
 const char *tenant_col_str(struct arena *a, sqlite3_stmt *st, int i);
 

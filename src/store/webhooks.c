@@ -163,11 +163,7 @@ int webhooks_update(struct tenant *t, int64_t account_id, const char *pid, const
 	if (format)
 		sqlite3_bind_text(q.st, 5, format, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q.st, 6, enabled);
-	rc = tenant_q_run(&q);
-	if (!rc && sqlite3_changes(q.db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(&q);
-	return rc;
+	return tenant_q_change(&q);
 }
 
 int webhooks_delete(struct tenant *t, int64_t account_id, const char *pid)
@@ -179,11 +175,7 @@ int webhooks_delete(struct tenant *t, int64_t account_id, const char *pid)
 		return rc;
 	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q.st, 2, account_id);
-	rc = tenant_q_run(&q);
-	if (!rc && sqlite3_changes(q.db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(&q);
-	return rc;
+	return tenant_q_change(&q);
 }
 
 int webhooks_for_event(struct tenant *t, int64_t endpoint_id, const char *event, struct arena *a,
