@@ -267,6 +267,13 @@ void api_imports_post(struct http_req *r)
 	}
 	rc = import_finish(st->im);
 	report = import_report(st->im);
+	/* The import's place is free before the answer leaves: a client that
+	 * sends its next import as soon as it reads this one's report must not
+	 * find it still taken (the arena goes only after the answer is sent). */
+	if (st->slot) {
+		atomic_fetch_sub(&running, 1);
+		st->slot = 0;
+	}
 	if (st->too_big) {
 		respond_stopped(r, 413, "too_big", "An import takes at most 64 MiB; the rows before the cap were imported.",
 				report);
