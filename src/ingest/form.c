@@ -16,7 +16,9 @@
 
 #include <json-c/json.h>
 
+#include "api/api.h"
 #include "app/app.h"
+#include "app/live.h"
 #include "blob/blob.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -80,6 +82,7 @@ struct form {
 
 	int64_t sub_id;
 	char sub_pid[PUBID_MAX];
+	int status;                 /* enum sub_status of the stored row */
 	int committed;              /* the row is durable: keep the blobs */
 
 	/* The success answer, prepared before the commit. */
@@ -437,6 +440,19 @@ static int next_allowed(struct form *f, const char *next)
 
 /* ---- commit -------------------------------------------------------------- */
 
+/* Tells watching dashboards, now that the row is durable: a client that
+ * fetches it on this event finds it. Ids, status and time only; never a
+ * field (public ids and ISO times need no JSON escaping). */
+static void publish(struct form *f)
+{
+	char when[40], json[256];
+
+	api_time(sub_id_ms(f->sub_id), when, sizeof(when));
+	snprintf(json, sizeof(json), "{\"id\":\"%s\",\"endpoint\":\"%s\",\"status\":\"%s\",\"created_at\":\"%s\"}",
+		 f->sub_pid, f->ep->pid, f->status == SUB_SPAM ? "spam" : "inbox", when);
+	live_publish(f->app->live, f->ep->account_id, f->ep->pid, "submission.created", json);
+}
+
 static void committed(void *ctx, int rc)
 {
 	struct http_req *r = ctx;
@@ -451,6 +467,7 @@ static void committed(void *ctx, int rc)
 		f->committed = 1;
 		if (f->ep->jobs)
 			runner_kick(f->app->runner);
+		publish(f);
 		cors(r, f);
 		if (f->html) {
 			http_add_header(r, "Location", f->next_url);
@@ -612,6 +629,7 @@ void form_post(struct http_req *r)
 	row.id = f->sub_id;
 	row.endpoint_id = f->ep->id;
 	row.status = gotcha && *gotcha ? SUB_SPAM : SUB_INBOX;
+	f->status = row.status;
 	row.key_version = f->ep->key_version;
 	row.nfiles = (int)f->nfiles;
 	row.sealed = sealed;
