@@ -138,6 +138,9 @@ void api_export_get(struct http_req *r);
 void api_export_file(struct http_req *r);
 void api_import_get(struct http_req *r);
 
+/* GET /api/v1/stream (api/stream.c): live updates as Server-Sent Events. */
+void api_stream(struct http_req *r);
+
 void api_openapi(struct http_req *r);
 void api_healthz(struct http_req *r);
 void api_metrics(struct http_req *r);

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/live.h"
 #include "app/evdicts.h"
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -364,6 +365,18 @@ void api_issue_get(struct http_req *r)
 	respond_issue(r, &e, &is);
 }
 
+/* The issue's new state, for watching dashboards (committed by now: the
+ * state change is a synchronous write through the writer). */
+static void publish_issue(struct app *app, const struct endpoint *e, const struct ev_issue *is)
+{
+	char pid[PUBID_MAX], json[256];
+
+	pubid_encode(app->ids, "iss_", is->id, e->id, pid);
+	snprintf(json, sizeof(json), "{\"id\":\"%s\",\"endpoint\":\"%s\",\"state\":\"%s\",\"count\":%lld,\"last_seen\":%lld}",
+		 pid, e->pid, state_names[is->state % 3], (long long)is->count, (long long)is->last_seen);
+	live_publish(app->live, e->account_id, e->pid, "issue.updated", json);
+}
+
 void api_issue_patch(struct http_req *r)
 {
 	struct app *app = http_app(r);
@@ -387,6 +400,7 @@ void api_issue_patch(struct http_req *r)
 		http_error_rc(r, rc);
 		goto out;
 	}
+	publish_issue(app, &e, &is);
 	respond_issue(r, &e, &is);
 out:
 	json_object_put(body);

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/live.h"
 #include "blob/blob.h"
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -305,6 +306,22 @@ void api_submission_get(struct http_req *r)
 	respond_submission(r, &e, &row);
 }
 
+/* A change made through the API, for watching dashboards (after it is
+ * durable: the writer has committed it). status < 0: deleted. */
+static void publish(struct app *app, const struct endpoint *e, int64_t id, int status)
+{
+	char pid[PUBID_MAX], json[200];
+
+	pubid_encode(app->ids, "sub_", id, e->id, pid);
+	if (status < 0)
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"endpoint\":\"%s\"}", pid, e->pid);
+	else
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"endpoint\":\"%s\",\"status\":\"%s\"}", pid,
+			 e->pid, api_status_name(status));
+	live_publish(app->live, e->account_id, e->pid, status < 0 ? "submission.deleted" : "submission.updated",
+		     json);
+}
+
 void api_submission_patch(struct http_req *r)
 {
 	struct app *app = http_app(r);
@@ -332,6 +349,7 @@ void api_submission_patch(struct http_req *r)
 		goto out;
 	}
 	row.status = st;
+	publish(app, &e, row.id, st);
 	respond_submission(r, &e, &row);
 out:
 	json_object_put(body);
@@ -352,6 +370,7 @@ void api_submission_delete(struct http_req *r)
 		http_error_rc(r, rc);
 		return;
 	}
+	publish(app, &e, row.id, -1);
 	pubid_encode(app->ids, "sub_", row.id, e.id, pid);
 	for (int i = 0; i < row.nfiles; i++) {
 		snprintf(key, sizeof(key), "%s/%s.%d", e.pid, pid, i);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "app/evdicts.h"
+#include "app/live.h"
 #include "app/tally.h"
 #include "jobs/runner.h"
 #include "jobs/webhook.h"
@@ -105,6 +106,8 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	a->rl = ratelimit_create();
 	a->tally = tally_create(a->shared);
 	a->dicts = evdicts_create(a);
+	if ((rc = live_create(&a->live, cfg->live_ring, cfg->streams_per_account, cfg->stream_ping_ms)))
+		goto out;
 	snprintf(path, sizeof(path), "%s/jobs.db", cfg->data_dir);
 	if ((rc = queue_open(&a->queue, path)))
 		goto out;
@@ -139,6 +142,7 @@ void app_close(struct app *a)
 	shards_stop(a->shards);
 	substore_close(a->shared);
 	shards_close(a->shards);
+	live_destroy(a->live); /* after the writers: their completions publish */
 	ep_cache_destroy(a->endpoints);
 	ratelimit_destroy(a->rl);
 	blob_close(a->blobs);

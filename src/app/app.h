@@ -28,6 +28,7 @@ struct runner;
 struct webhook_allowlist;
 struct evdicts;
 struct smtp_config;
+struct live;
 
 struct app {
 	struct config cfg;
@@ -49,6 +50,8 @@ struct app {
 	struct vault_mac *project_mac; /* derives Sentry project ids */
 	struct vault_mac *csrf_mac;    /* derives sessions' CSRF tokens */
 	struct evdicts *dicts;    /* zstd dictionaries of events endpoints */
+	struct live *live;        /* the live bus: what changed, for GET /api/v1/stream
+				   * (opened with the full app; NULL otherwise) */
 	/* INLET_SMTP_*, read once when the server opens (a bad value stops
 	 * the start); NULL: email is off (INLET_SMTP_URL unset). Read-only
 	 * afterwards, shared by the mail workers. */

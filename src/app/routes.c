@@ -78,6 +78,7 @@ const struct route app_routes[] = {
 	{ "PATCH", "/api/v1/submissions/{id}", api_submission_patch, NULL, NULL, API_MAX, ROUTE_API | ROUTE_MEMBER, "Change a submission's status" },
 	{ "DELETE", "/api/v1/submissions/{id}", api_submission_delete, NULL, NULL, 0, ROUTE_API | ROUTE_MEMBER, "Erase a submission" },
 	{ "GET", "/api/v1/submissions/{id}/files/{n}", api_submission_file, NULL, NULL, 0, ROUTE_API, "Download a file" },
+	{ "GET", "/api/v1/stream", api_stream, NULL, NULL, 0, ROUTE_API, "Live updates of the account (Server-Sent Events)" },
 	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL, 0, ROUTE_API, "This API's OpenAPI document" },
 
 	{ "GET", "/", web_index, NULL, NULL, 0, 0, "The dashboard" },

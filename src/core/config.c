@@ -27,6 +27,9 @@ void config_defaults(struct config *c)
 	c->jobs_slow = 1;
 	c->webhook_timeout_ms = 10000;
 	c->retention_every_ms = 3600000;
+	c->live_ring = 4096;
+	c->streams_per_account = 64;
+	c->stream_ping_ms = 15000;
 	c->form_body_max = 64 * 1024;
 	c->upload_body_max = 25 * 1024 * 1024;
 	c->api_body_max = 1024 * 1024;
@@ -130,6 +133,9 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_uint("INLET_JOBS_SLOW", &c->jobs_slow, 1, 8, err, errsize);
 	rc = rc ? rc : env_size("INLET_WEBHOOK_TIMEOUT_MS", &c->webhook_timeout_ms, 100, 60000, err, errsize);
 	rc = rc ? rc : env_size("INLET_RETENTION_EVERY_MS", &c->retention_every_ms, 100, 7 * 86400000UL, err, errsize);
+	rc = rc ? rc : env_size("INLET_LIVE_RING", &c->live_ring, 16, 1000000, err, errsize);
+	rc = rc ? rc : env_uint("INLET_STREAMS_PER_ACCOUNT", &c->streams_per_account, 1, 100000, err, errsize);
+	rc = rc ? rc : env_uint("INLET_STREAM_PING_MS", &c->stream_ping_ms, 100, 300000, err, errsize);
 	rc = rc ? rc : env_size("INLET_FORM_BODY_MAX", &c->form_body_max, 1024, 64u << 20, err, errsize);
 	rc = rc ? rc : env_size("INLET_UPLOAD_BODY_MAX", &c->upload_body_max, 1024, 1u << 30, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELDS", &c->max_fields, 1, 100000, err, errsize);

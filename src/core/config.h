@@ -28,6 +28,10 @@ struct config {
 	unsigned jobs_slow;       /* INLET_JOBS_SLOW; worker threads of the slow lane, default 1 */
 	size_t webhook_timeout_ms; /* INLET_WEBHOOK_TIMEOUT_MS; one delivery attempt, default 10 s */
 	size_t retention_every_ms; /* INLET_RETENTION_EVERY_MS; how often clean-up runs, default 1 h */
+	/* Live updates (GET /api/v1/stream, app/live.h). */
+	size_t live_ring;         /* INLET_LIVE_RING; recent events kept for resuming streams, 4096 */
+	unsigned streams_per_account; /* INLET_STREAMS_PER_ACCOUNT; open streams, 64 (more: 429) */
+	unsigned stream_ping_ms;  /* INLET_STREAM_PING_MS; a quiet stream's keep-alive, 15 s */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */

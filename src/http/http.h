@@ -96,6 +96,28 @@ void http_respond_stream(struct http_req *r, int status, const char *content_typ
  * runs when the response is done, also when the client left half-way. */
 void http_respond_chunked(struct http_req *r, int status, const char *content_type,
 			  http_reader_fn fn, void *ctx, void (*free_fn)(void *));
+/* A long-lived answer of unknown length (Server-Sent Events) that holds no
+ * worker thread while it has nothing to say. fn runs on the connection's
+ * worker thread whenever the socket can take bytes: it writes up to max
+ * bytes into buf and returns how many (> 0), 0 when it has nothing now, or
+ * -1 to end the answer (the last chunk is sent). fn must never block. After
+ * a 0 the connection is parked (suspended: no thread waits for it, its idle
+ * timeout is off, a client that leaves is noticed at the next write) until
+ * http_live_wake(); a wake that arrives while fn runs is not lost, fn is
+ * called again. The first call should give bytes: the status line and
+ * headers go out with the first chunk. When the server drains, the answer
+ * ends at once, parked or not (fn is not called again). free_fn(ctx) runs
+ * when the request is done, on the worker thread, also when the client
+ * left; once it has returned, no thread may call http_live_wake on the
+ * handle any more (so free_fn must first stop whatever wakes it). The
+ * handle is valid until then. */
+struct http_live;
+typedef long (*http_live_fn)(void *ctx, char *buf, size_t max);
+struct http_live *http_respond_live(struct http_req *r, int status, const char *content_type,
+				    http_live_fn fn, void *ctx, void (*free_fn)(void *));
+/* Any thread: fn may have bytes now. Resumes the connection when it is
+ * parked, else marks it so that fn is called again before it parks. */
+void http_live_wake(struct http_live *l);
 /* Adds a response header (copied); call before or after the respond call,
  * but before the request finishes. */
 void http_add_header(struct http_req *r, const char *name, const char *value);

@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,25 @@ struct http_server {
 	atomic_int draining;      /* set once: new requests get 503 */
 	atomic_long inflight;     /* requests between first call and completion */
 	atomic_ullong next_id;
+	/* Long-lived answers with a body under way, so that the drain can end
+	 * them (a parked one would otherwise wait for its next event). */
+	pthread_mutex_t live_lock;
+	struct http_live *lives;  /* under live_lock */
+};
+
+/* A long-lived answer (http_respond_live). Lives in its request's arena.
+ * parked and woken are under lock; the list links under the server's
+ * live_lock. Lock order: a waker's own locks, then lock, then MHD's. */
+struct http_live {
+	struct http_req *r;
+	http_live_fn fn;           /* worker thread only */
+	void *ctx;
+	pthread_mutex_t lock;
+	int parked;                /* suspended by live_cb; only a wake resumes it */
+	int woken;                 /* a wake came while not parked */
+	int done;                  /* the request completed: wakes do nothing */
+	int listed;                /* in srv->lives */
+	struct http_live *prev, *next;
 };
 
 struct hdr {
@@ -77,6 +97,7 @@ struct http_req {
 	void (*reader_free)(void *);
 	uint64_t stream_size;
 	int chunked;             /* the stream's size is unknown */
+	struct http_live *live;  /* a long-lived answer, or NULL */
 	struct hdr *headers;
 	size_t bytes_out;
 };
@@ -202,6 +223,37 @@ void http_respond_chunked(struct http_req *r, int status, const char *content_ty
 	r->chunked = 1;
 }
 
+struct http_live *http_respond_live(struct http_req *r, int status, const char *content_type,
+				    http_live_fn fn, void *ctx, void (*free_fn)(void *))
+{
+	struct http_live *l = arena_zalloc(r->arena, sizeof(*l));
+
+	assert(r->status == 0);
+	l->r = r;
+	l->fn = fn;
+	l->ctx = ctx;
+	pthread_mutex_init(&l->lock, NULL);
+	r->status = status;
+	r->ctype = arena_strdup(r->arena, content_type);
+	r->reader_ctx = ctx;
+	r->reader_free = free_fn;
+	r->chunked = 1;
+	r->live = l;
+	return l;
+}
+
+void http_live_wake(struct http_live *l)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->parked) {
+		l->parked = 0;
+		MHD_resume_connection(l->r->conn);
+	} else if (!l->done) {
+		l->woken = 1;
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
 void http_add_header(struct http_req *r, const char *name, const char *value)
 {
 	struct hdr *h = arena_alloc(r->arena, sizeof(*h));
@@ -242,6 +294,70 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
+/* The body of a long-lived answer. MHD allows a content reader to suspend
+ * its connection and return 0 (libmicrohttpd 0.9.75: the connection stays
+ * in its "chunk not ready" state and asks again once resumed); with
+ * internal polling a 0 without the suspend would spin. woken is cleared
+ * before fn runs, so a wake during fn makes it run again instead of
+ * parking on an event it has not seen. */
+static ssize_t live_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_req *r = cls;
+	struct http_live *l = r->live;
+	long n;
+
+	(void)pos;
+	for (;;) {
+		if (atomic_load(&r->srv->draining))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		pthread_mutex_lock(&l->lock);
+		l->woken = 0;
+		pthread_mutex_unlock(&l->lock);
+		n = l->fn(l->ctx, buf, max);
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (n > 0) {
+			assert((size_t)n <= max);
+			r->bytes_out += (size_t)n;
+			return (ssize_t)n;
+		}
+		pthread_mutex_lock(&l->lock);
+		/* draining is read under the lock the drain's wake takes: either
+		 * it is seen here, or the wake finds the connection parked. */
+		if (!l->woken && !atomic_load(&r->srv->draining)) {
+			l->parked = 1;
+			MHD_suspend_connection(r->conn);
+			pthread_mutex_unlock(&l->lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
+static void live_list(struct http_req *r, int add)
+{
+	struct http_server *s = r->srv;
+	struct http_live *l = r->live;
+
+	pthread_mutex_lock(&s->live_lock);
+	if (add) {
+		l->next = s->lives;
+		if (l->next)
+			l->next->prev = l;
+		s->lives = l;
+		l->listed = 1;
+	} else if (l->listed) {
+		if (l->prev)
+			l->prev->next = l->next;
+		else
+			s->lives = l->next;
+		if (l->next)
+			l->next->prev = l->prev;
+		l->listed = 0;
+	}
+	pthread_mutex_unlock(&s->live_lock);
+}
+
 static enum MHD_Result queue_answer(struct http_req *r)
 {
 	struct MHD_Response *resp;
@@ -251,7 +367,12 @@ static enum MHD_Result queue_answer(struct http_req *r)
 	 * headers of a chunked answer to HEAD, a body HEAD must not have: that
 	 * answer goes out empty instead (so with Content-Length: 0; the size
 	 * is not known before the body is made). */
-	if (r->reader && !(r->chunked && strcmp(r->method, "HEAD") == 0)) {
+	if (r->live && strcmp(r->method, "HEAD") != 0) {
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, live_cb, r, NULL);
+		r->bytes_out = 0;
+		if (resp)
+			live_list(r, 1);
+	} else if (r->reader && !(r->chunked && strcmp(r->method, "HEAD") == 0)) {
 		resp = MHD_create_response_from_callback(r->chunked ? MHD_SIZE_UNKNOWN : r->stream_size,
 							 64 * 1024, stream_cb, r, NULL);
 		r->bytes_out = r->chunked ? 0 : (size_t)r->stream_size;
@@ -463,6 +584,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **slot,
 	}
 	if (r->reader_free)
 		r->reader_free(r->reader_ctx);
+	if (r->live) {
+		/* Its owner's wakers are gone (reader_free); now the drain's. */
+		live_list(r, 0);
+		pthread_mutex_lock(&r->live->lock);
+		assert(!r->live->parked);
+		r->live->done = 1;
+		pthread_mutex_unlock(&r->live->lock);
+		pthread_mutex_destroy(&r->live->lock);
+	}
 	buf_free(&r->body);
 	arena_destroy(r->arena);
 	*slot = NULL;
@@ -492,6 +622,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	int rc = 0;
 
+	pthread_mutex_init(&s->live_lock, NULL);
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, cfg->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -533,6 +664,7 @@ int http_server_start(struct http_server **out, const struct http_config *cfg,
 	}
 out:
 	if (rc) {
+		pthread_mutex_destroy(&s->live_lock);
 		free(s);
 		s = NULL;
 	}
@@ -553,6 +685,11 @@ int http_server_drain(struct http_server *s, int timeout_ms)
 
 	atomic_store(&s->draining, 1);
 	MHD_quiesce_daemon(s->daemon);
+	/* Long-lived answers end now: each sees draining when it runs next. */
+	pthread_mutex_lock(&s->live_lock);
+	for (struct http_live *l = s->lives; l; l = l->next)
+		http_live_wake(l);
+	pthread_mutex_unlock(&s->live_lock);
 	for (int waited = 0; (left = atomic_load(&s->inflight)) > 0 && waited < timeout_ms; waited += 5)
 		usleep(5000);
 	return (int)left;
@@ -564,5 +701,6 @@ void http_server_destroy(struct http_server *s)
 		return;
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	pthread_mutex_destroy(&s->live_lock);
 	free(s);
 }

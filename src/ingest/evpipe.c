@@ -1,5 +1,6 @@
 #include "ingest/evpipe.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 
 #include "app/app.h"
 #include "app/evdicts.h"
+#include "app/live.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -351,6 +353,38 @@ void evp_add_aggregate(struct evp *p, int64_t started_ms, int64_t sessions, int6
 		.sessions = sessions, .errored = errored, .crashed = crashed };
 }
 
+/* Tells watching dashboards about the issues the batch touched, now that
+ * it is durable: one event per issue (its figures after the batch's last
+ * event of it), created when one of its events made it. */
+static void publish(struct evp *p)
+{
+	static const char *const states[] = { "open", "resolved", "ignored" };
+	const struct ev_record *ev = p->events;
+	char pid[PUBID_MAX], json[256];
+
+	for (size_t i = 0; i < p->batch.nevents; i++) {
+		int created = ev[i].issue_new, later = 0;
+
+		if (!ev[i].stored)
+			continue;
+		for (size_t j = 0; j < p->batch.nevents; j++) {
+			if (j == i || ev[j].issue_id != ev[i].issue_id)
+				continue;
+			created |= ev[j].issue_new;
+			later |= j > i && ev[j].stored;
+		}
+		if (later)
+			continue;
+		pubid_encode(p->app->ids, "iss_", ev[i].issue_id, p->ep->id, pid);
+		snprintf(json, sizeof(json),
+			 "{\"id\":\"%s\",\"endpoint\":\"%s\",\"state\":\"%s\",\"count\":%lld,\"last_seen\":%lld}",
+			 pid, p->ep->pid, states[(unsigned)ev[i].issue_state % 3], (long long)ev[i].issue_count,
+			 (long long)ev[i].issue_last_seen);
+		live_publish(p->app->live, p->ep->account_id, p->ep->pid, created ? "issue.created" : "issue.updated",
+			     json);
+	}
+}
+
 static void committed(void *ctx, int rc)
 {
 	struct evp *p = ctx;
@@ -358,6 +392,8 @@ static void committed(void *ctx, int rc)
 
 	for (size_t i = 0; !rc && i < p->batch.nevents; i++)
 		stored += (size_t)p->events[i].stored;
+	if (!rc && stored)
+		publish(p);
 	evdicts_note(p->app->dicts, p->ep, stored);
 	if (p->ep->jobs)
 		runner_kick(p->app->runner);

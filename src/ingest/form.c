@@ -16,7 +16,9 @@
 
 #include <json-c/json.h>
 
+#include "api/api.h"
 #include "app/app.h"
+#include "app/live.h"
 #include "app/tally.h"
 #include "blob/blob.h"
 #include "core/arena.h"
@@ -55,7 +57,6 @@ struct form {
 	struct arena *arena;        /* the request's */
 	struct ep_entry *ep;        /* reference; released with the arena */
 	int html;                   /* the client wants a page, not JSON */
-	int spam;                   /* stored as spam (the honeypot was filled) */
 	enum media media;
 	size_t cap, seen;           /* body cap for this post, bytes seen */
 	char origin[300];           /* from Origin, else Referer; "" if none */
@@ -82,6 +83,7 @@ struct form {
 
 	int64_t sub_id;
 	char sub_pid[PUBID_MAX];
+	int status;                 /* enum sub_status of the stored row */
 	int committed;              /* the row is durable: keep the blobs */
 
 	/* The success answer, prepared before the commit. */
@@ -439,6 +441,19 @@ static int next_allowed(struct form *f, const char *next)
 
 /* ---- commit -------------------------------------------------------------- */
 
+/* Tells watching dashboards, now that the row is durable: a client that
+ * fetches it on this event finds it. Ids, status and time only; never a
+ * field (public ids and ISO times need no JSON escaping). */
+static void publish(struct form *f)
+{
+	char when[40], json[256];
+
+	api_time(sub_id_ms(f->sub_id), when, sizeof(when));
+	snprintf(json, sizeof(json), "{\"id\":\"%s\",\"endpoint\":\"%s\",\"status\":\"%s\",\"created_at\":\"%s\"}",
+		 f->sub_pid, f->ep->pid, f->status == SUB_SPAM ? "spam" : "inbox", when);
+	live_publish(f->app->live, f->ep->account_id, f->ep->pid, "submission.created", json);
+}
+
 static void committed(void *ctx, int rc)
 {
 	struct http_req *r = ctx;
@@ -453,10 +468,11 @@ static void committed(void *ctx, int rc)
 		f->committed = 1;
 		/* Analytics: submissions per day and the spam among them. */
 		tally_add(f->app->tally, f->ep->account_id, f->ep->id, "submissions", 1);
-		if (f->spam)
+		if (f->status == SUB_SPAM)
 			tally_add(f->app->tally, f->ep->account_id, f->ep->id, "spam", 1);
 		if (f->ep->jobs)
 			runner_kick(f->app->runner);
+		publish(f);
 		cors(r, f);
 		if (f->html) {
 			http_add_header(r, "Location", f->next_url);
@@ -618,7 +634,7 @@ void form_post(struct http_req *r)
 	row.id = f->sub_id;
 	row.endpoint_id = f->ep->id;
 	row.status = gotcha && *gotcha ? SUB_SPAM : SUB_INBOX;
-	f->spam = row.status == SUB_SPAM;
+	f->status = row.status;
 	row.key_version = f->ep->key_version;
 	row.nfiles = (int)f->nfiles;
 	row.sealed = sealed;

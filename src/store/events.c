@@ -185,6 +185,7 @@ static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const
 		char *search = e->search ? e->search(e->search_ctx) : NULL;
 
 		e->issue_id = e->new_issue_id;
+		e->issue_new = 1;
 		if (!(st = writer_stmt(w, S_ISSUE_NEW,
 				       "INSERT INTO issues(id,endpoint_id,fingerprint,first_seen,last_seen,"
 				       "key_version,meta,last,search) VALUES(?,?,?,?,?,?,?,?,?)"))) {
@@ -223,17 +224,25 @@ static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const
 	if (state == ISSUE_RESOLVED && b->outbox &&
 	    (rc = substore_outbox_write(w, endpoint_id, "issue.reopened", e->id)))
 		return rc;
-	/* A resolved issue reopens on a new event. */
+	/* A resolved issue reopens on a new event. What it is afterwards comes
+	 * back with the update (for the live bus, told after the commit). */
 	if (!(st = writer_stmt(w, S_ISSUE_HIT,
 			       "UPDATE issues SET count=count+1, last_seen=max(last_seen,?2), last=?3,"
 			       " state_changed=CASE WHEN state=1 THEN ?2 ELSE state_changed END,"
-			       " state=CASE WHEN state=1 THEN 0 ELSE state END WHERE id=?1")))
+			       " state=CASE WHEN state=1 THEN 0 ELSE state END WHERE id=?1"
+			       " RETURNING count, last_seen, state")))
 		return INLET_EDB;
 	sqlite3_bind_int64(st, 1, e->issue_id);
 	sqlite3_bind_int64(st, 2, ms);
 	sqlite3_bind_blob(st, 3, e->last, (int)e->last_len, SQLITE_STATIC);
-	if ((rc = step_done(db, st)))
-		return rc;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e->issue_count = sqlite3_column_int64(st, 0);
+		e->issue_last_seen = sqlite3_column_int64(st, 1);
+		e->issue_state = sqlite3_column_int(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
 	if (!(st = writer_stmt(w, S_EVENT_NEW,
 			       "INSERT INTO events(id,endpoint_id,issue_id,key_version,dict_id,sealed)"
 			       " VALUES(?,?,?,?,?,?)")))

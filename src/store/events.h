@@ -51,6 +51,9 @@ struct ev_record {
 	/* out, set by the writer */
 	int stored;                      /* 0: its issue is ignored, dropped */
 	int64_t issue_id;
+	int issue_new;                   /* the event made its issue */
+	int issue_state;                 /* stored: the issue after this event */
+	int64_t issue_count, issue_last_seen;
 };
 
 /* A session seen: a TrackX ping (init), or a Sentry session update. */
