@@ -359,6 +359,48 @@ test('screenshots of every page, at phone width and in dark mode', T, async () =
   }
 });
 
+test('team: an invited viewer joins through the link and sees no Spam, Trash or Delete', T, async () => {
+  await page.goto(`${dash}/#/team`);
+  await page.getByRole('heading', { name: 'Team' }).waitFor({ timeout: WAIT });
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const dialog = page.getByRole('dialog');
+  await page.fill('#invite-email', 'viewer@example.test');
+  await page.selectOption('#invite-role', 'viewer');
+  await dialog.getByRole('button', { name: 'Invite' }).click();
+  const url = await page.locator('[data-invite-url]').textContent({ timeout: WAIT });
+  await shot(page, 'team-invite');
+  const token = /#\/invite\/([^/?#]+)$/.exec(url);
+  assert.ok(token, `an invitation link: ${url}`);
+  await page.keyboard.press('Escape');
+
+  const other = await browser.newContext({ viewport: VIEWPORT });
+  try {
+    const p = await other.newPage();
+    await p.goto(`${dash}/#/invite/${token[1]}`);
+    await p.getByRole('heading', { name: 'Join Acme' }).waitFor({ timeout: WAIT });
+    await shot(p, 'invite');
+    await p.fill('#inv-password', 'a viewer password');
+    await p.getByRole('button', { name: 'Join Acme' }).click();
+    await p.getByRole('heading', { name: 'Endpoints' }).waitFor({ timeout: WAIT });
+    await p.goto(`${dash}/#/e/${state.epId}/inbox?status=spam`);
+    await p.locator('tr[data-id]').first().waitFor({ timeout: WAIT });
+    assert.equal(await p.locator('tr[data-id] input[type=checkbox]').count(), 0, 'no selection for a viewer');
+    assert.equal(await p.getByRole('button', { name: 'Export' }).count(), 0, 'no export for a viewer');
+    await p.locator('tr[data-id] .row-open').first().click();
+    const panel = p.getByRole('dialog', { name: 'Submission' });
+    await panel.waitFor({ timeout: WAIT });
+    for (const name of ['Spam', 'Not spam', 'Trash', 'Restore', 'Delete forever']) {
+      assert.equal(await panel.getByRole('button', { name, exact: true }).count(), 0, `no ${name} button for a viewer`);
+    }
+    await shot(p, 'viewer-detail');
+  } finally {
+    await other.close();
+  }
+  await page.reload();
+  await page.locator('tr[data-id]').nth(1).waitFor({ timeout: WAIT });
+  await shot(page, 'team');
+});
+
 test('inlet stops cleanly on SIGTERM', T, async () => {
   await inlet.stop();
 });

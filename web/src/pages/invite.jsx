@@ -25,6 +25,7 @@ export function InvitePage({ token }) {
   const [invite, setInvite] = useState(null);
   const [error, setError] = useState('');
   const [password, setPassword] = useState('');
+  const [userName, setUserName] = useState('');
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -78,15 +79,19 @@ export function InvitePage({ token }) {
   }
   return (
     <AuthFrame title={`Join ${name}`} sub={<>{sub} Choose a password to create your user.</>}>
-      <form class="stack" onSubmit={(e) => { e.preventDefault(); accept({ password }); }}>
+      <form class="stack" onSubmit={(e) => { e.preventDefault(); accept({ password, name: userName.trim() || undefined }); }}>
         <div class="field">
           <label for="inv-email">Email</label>
           <input id="inv-email" type="email" value={invite.email} readOnly autoComplete="username" />
         </div>
         <div class="field">
+          <label for="inv-name">Your name <span class="muted">(optional)</span></label>
+          <input id="inv-name" value={userName} autoComplete="name" onInput={(e) => setUserName(e.currentTarget.value)} />
+        </div>
+        <div class="field">
           <label for="inv-password">Password</label>
           <input id="inv-password" type="password" required minLength={10} value={password} autoComplete="new-password"
-            onInput={(e) => setPassword(e.currentTarget.value)} autoFocus />
+            onInput={(e) => setPassword(e.currentTarget.value)} />
           <p class="hint">At least 10 characters.</p>
         </div>
         {error && <p class="field-error" role="alert">{error}</p>}

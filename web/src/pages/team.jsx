@@ -47,12 +47,12 @@ function InviteDialog({ onClose, onDone }) {
     <Dialog title="Invite someone" onClose={onClose}>
       <form class="stack" onSubmit={submit}>
         <div class="field">
-          <label for="inv-email">Email</label>
-          <input id="inv-email" type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} autoFocus />
+          <label for="invite-email">Email</label>
+          <input id="invite-email" type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} autoFocus />
         </div>
         <div class="field">
-          <label for="inv-role">Role</label>
-          <select id="inv-role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+          <label for="invite-role">Role</label>
+          <select id="invite-role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
             {grantable().map((r) => <option key={r} value={r}>{r}</option>)}
           </select>
           <p class="hint">Viewers read; members also handle submissions and issues; admins also manage endpoints, keys, webhooks and the team.</p>
@@ -78,7 +78,7 @@ export function TeamPage() {
   const load = () => {
     setError(null);
     get('/members').then((r) => setMembers(Array.isArray(r) ? r : r.data), setError);
-    if (admin) get('/invites').then((r) => setInvites(Array.isArray(r) ? r : r.data), () => setInvites([]));
+    get('/invites').then((r) => setInvites(Array.isArray(r) ? r : r.data), () => setInvites([]));
   };
   useEffect(() => { load(); }, []);
 
@@ -128,7 +128,10 @@ export function TeamPage() {
                 const editable = admin && !m.you && rank(m.role) <= rank(currentRole());
                 return (
                   <tr key={m.id} data-id={m.id}>
-                    <td data-label="Member" class="strong">{m.email} {m.you && <Badge kind="accent">you</Badge>}</td>
+                    <td data-label="Member">
+                      <span class="strong">{m.name || m.email}</span> {m.you && <Badge kind="accent">you</Badge>}
+                      {m.name && <div class="muted small">{m.email}</div>}
+                    </td>
                     <td data-label="Role">
                       {editable ? (
                         <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => changeRole(m, e.currentTarget.value)}>
@@ -148,7 +151,7 @@ export function TeamPage() {
           </table>
         </div>
       )}
-      {admin && (
+      {(admin || (invites && invites.length > 0)) && (
         <section class="section">
           <h2>Invitations</h2>
           {!invites && <Loading />}
@@ -156,17 +159,18 @@ export function TeamPage() {
           {invites && invites.length > 0 && (
             <div class="table-wrap">
               <table class="table cards-sm">
-                <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+                <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th>{admin && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
                 <tbody>
                   {invites.map((i) => (
                     <tr key={i.id} data-id={i.id}>
                       <td data-label="Email">{i.email}</td>
                       <td data-label="Role">{i.role}</td>
                       <td data-label="Expires"><Time t={i.expires_at} /></td>
-                      <td class="right">
-                        {i.url && <CopyButton text={i.url} label="Copy link" />}
-                        <button type="button" class="btn btn-sm btn-danger" onClick={() => ask('invite', i)}>Revoke</button>
-                      </td>
+                      {admin && (
+                        <td class="right">
+                          <button type="button" class="btn btn-sm btn-danger" onClick={() => ask('invite', i)}>Revoke</button>
+                        </td>
+                      )}
                     </tr>
                   ))}
                 </tbody>
