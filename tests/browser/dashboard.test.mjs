@@ -27,6 +27,11 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const VIEWPORT = { width: 1280, height: 800 };
 const PHONE = { width: 360, height: 740 };
 
+// What the server sends with the dashboard; the proxy sends it too, so a
+// violation shows up whichever serves the page.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+  "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 const OWNER = { account: 'Acme', email: 'owner@example.test', password: 'correct horse battery staple' };
 const MESSAGE = `Hello from the site ${randomBytes(4).toString('hex')}`;
 const FILE = randomBytes(3000 + 77);
@@ -40,6 +45,7 @@ let browser;
 let context; // the owner's browser: one cookie jar for every dashboard page
 let page; // the dashboard page that stays open (never reloaded)
 let shots;
+const problems = []; // uncaught errors and CSP violations in dashboard pages
 const sitePages = new Map();
 const state = {}; // what one step leaves for the next
 
@@ -61,7 +67,7 @@ function startProxy(target) {
     const file = path.join(REPO_ROOT, 'web', 'dist', p === '/' ? 'index.html' : path.normalize(p));
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream' });
+      res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream', 'Content-Security-Policy': CSP });
       res.end(body);
     } catch {
       res.writeHead(404);
@@ -118,8 +124,17 @@ before(async () => {
     timeout: 60_000 * SCALE,
   });
   context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+  context.on('page', watch);
   page = await context.newPage();
 });
+
+/** Records a page's uncaught errors and CSP violations (checked at the end). */
+function watch(p) {
+  p.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  p.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+}
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
@@ -346,6 +361,7 @@ test('screenshots of every page, at phone width and in dark mode', T, async () =
   const other = await browser.newContext({ viewport: VIEWPORT });
   try {
     const p = await other.newPage();
+    watch(p);
     await p.goto(`${dash}/`);
     await p.getByRole('heading', { name: 'Log in' }).waitFor({ timeout: WAIT });
     await shot(p, 'login');
@@ -376,6 +392,7 @@ test('team: an invited viewer joins through the link and sees no Spam, Trash or 
   const other = await browser.newContext({ viewport: VIEWPORT });
   try {
     const p = await other.newPage();
+    watch(p);
     await p.goto(`${dash}/#/invite/${token[1]}`);
     await p.getByRole('heading', { name: 'Join Acme' }).waitFor({ timeout: WAIT });
     await shot(p, 'invite');
@@ -399,6 +416,10 @@ test('team: an invited viewer joins through the link and sees no Spam, Trash or 
   await page.reload();
   await page.locator('tr[data-id]').nth(1).waitFor({ timeout: WAIT });
   await shot(page, 'team');
+});
+
+test('no page had an uncaught error or a CSP violation', T, async () => {
+  assert.deepEqual(problems, []);
 });
 
 test('inlet stops cleanly on SIGTERM', T, async () => {

@@ -13,7 +13,6 @@ let unauthorized = () => {};
 
 export function setCsrf(token) { csrfToken = token || ''; }
 export function setAccount(id) { accountId = id || ''; }
-export function currentAccount() { return accountId; }
 export function onUnauthorized(f) { unauthorized = f; }
 
 export class ApiError extends Error {

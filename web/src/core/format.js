@@ -46,9 +46,3 @@ export function text(v) {
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
-
-/** "2026-11-23" in the local time zone, as <input type=date> wants it. */
-export function isoDay(d) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-}

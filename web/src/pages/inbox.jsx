@@ -17,13 +17,13 @@ const STATUSES = ['inbox', 'spam', 'trash'];
 const PAGE = 50;
 const MAX_COLUMNS = 4;
 
-/** Local calendar days of <input type=date> as the API's instants. */
-const dayStart = (d) => (d ? new Date(`${d}T00:00:00`).toISOString() : '');
+/** Local calendar days of <input type=date> as the API's instants (unix ms). */
+const dayStart = (d) => (d ? String(new Date(`${d}T00:00:00`).getTime()) : '');
 const dayAfter = (d) => {
   if (!d) return '';
   const t = new Date(`${d}T00:00:00`);
   t.setDate(t.getDate() + 1);
-  return t.toISOString();
+  return String(t.getTime());
 };
 
 function Clip() {
@@ -91,8 +91,8 @@ export function InboxPage({ ep, query }) {
   }, [rows]);
 
   const matchesView = (s) => s.status === status && !q
-    && (!since || Date.parse(s.created_at) >= Date.parse(filters.since))
-    && (!until || Date.parse(s.created_at) < Date.parse(filters.until));
+    && (!since || Date.parse(s.created_at) >= Number(filters.since))
+    && (!until || Date.parse(s.created_at) < Number(filters.until));
 
   const insert = (s) => setRows((old) => {
     if (!old || old.some((o) => o.id === s.id)) return old;

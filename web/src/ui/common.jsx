@@ -47,19 +47,7 @@ export function PageHead({ title, sub, children }) {
   );
 }
 
-/** A labelled input; `hint` and `error` are tied to it for screen readers. */
-export function Field({ label, hint, error, id, children }) {
-  return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      {children}
-      {hint && <p class="hint" id={`${id}-hint`}>{hint}</p>}
-      {error && <p class="field-error" id={`${id}-err`} role="alert">{error}</p>}
-    </div>
-  );
-}
-
-/** Two-state segmented buttons (status tabs, ranges). */
+/** Segmented buttons: one of a few options (status tabs, ranges). */
 export function Segmented({ label, options, value, onChange }) {
   return (
     <div class="segmented" role="group" aria-label={label}>
