@@ -50,6 +50,16 @@ function Shell({ route, s }) {
   const [navOpen, setNavOpen] = useState(false);
   const [newAccount, setNewAccount] = useState(false);
   useEffect(() => setNavOpen(false), [route.path]);
+  useEffect(() => {
+    if (!navOpen) return undefined;
+    const onKey = (e) => {
+      if (e.key !== 'Escape') return;
+      setNavOpen(false);
+      document.querySelector('.menu-toggle').focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [navOpen]);
 
   return (
     <div class={navOpen ? 'shell nav-open' : 'shell'}>
