@@ -16,7 +16,8 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 GEN_SRC  := build/gen/assets.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-ASSETS   := docs/openapi.json
+# The dashboard's built files (make web) and the client script ride along.
+ASSETS   := docs/openapi.json web/inlet.js $(sort $(shell find web/dist -type f 2>/dev/null))
 
 O      := build/obj
 OA     := build/asan/obj
@@ -65,9 +66,15 @@ $(OA)/gen/%.o: build/gen/%.c
 build/tools/embed: scripts/embed.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) -O1 -o $@ $<
-build/gen/assets.c: build/tools/embed $(ASSETS)
+build/gen/assets.c: build/tools/embed $(ASSETS) build/gen/assets.list
 	@mkdir -p $(@D)
 	build/tools/embed $@ $(ASSETS)
+# Rewritten only when the set of files changes, so a removed file also
+# regenerates assets.c.
+build/gen/assets.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(ASSETS)' | cmp -s - $@ || echo '$(ASSETS)' > $@
+FORCE:
 
 # Unit tests: cmocka, linked against the same library as the binary.
 build/tests/%: tests/unit/%.c $(LIB)

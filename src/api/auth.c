@@ -327,6 +327,10 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
 		return INLET_EAUTH;
 	if (strcmp(m, "GET") && strcmp(m, "HEAD") && strcmp(m, "OPTIONS") && !csrf_ok(r, token))
 		return INLET_EFORBIDDEN;
+	/* What cannot send a header (an EventSource, a download link) names
+	 * the account in the query; reads only. */
+	if (!want && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0))
+		want = http_query(r, "account");
 	if (sessions_memberships(app->tenant, u.id, http_arena(r), &ms, &n) || n == 0) {
 		http_error(r, 403, "forbidden", "This user belongs to no account.");
 		return INLET_EFORBIDDEN;
@@ -337,7 +341,7 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
 			*rank = api_role_rank(ms[i].role);
 			return 0;
 		}
-	http_error(r, 403, "forbidden", "X-Inlet-Account names no account of this user.");
+	http_error(r, 403, "forbidden", "X-Inlet-Account (or ?account=) names no account of this user.");
 	return INLET_EFORBIDDEN;
 }
 

@@ -62,6 +62,12 @@ static json_object *endpoint_json(struct app *app, const struct endpoint *e)
 	json_object_object_add(o, "settings", settings ? settings : json_object_new_object());
 	substore_count(app_subs(app, e->id), e->id, &count);
 	json_object_object_add(o, "submission_count", json_object_new_int64(count));
+	if (strcmp(e->kind, "form") == 0) {
+		int64_t last = 0;
+
+		substore_last(app_subs(app, e->id), e->id, &last);
+		json_object_object_add(o, "last_submission_at", last ? api_time_json(sub_id_ms(last)) : NULL);
+	}
 	/* Where its submissions live: "shared", or its own database. */
 	json_object_object_add(o, "location", json_object_new_string(
 						     app->shards ? shards_location(app->shards, e->id) : e->location));

@@ -206,7 +206,7 @@ static void respond_counts(struct http_req *r, int64_t aid, int64_t epid, const 
 			else
 				json_object_object_add(day, rows[k].name, json_object_new_int64(rows[k].n));
 		}
-		if (epid)
+		if (epid > 0)
 			json_object_object_add(day, "denied", denied);
 		else
 			json_object_put(denied);
@@ -220,21 +220,26 @@ static void respond_counts(struct http_req *r, int64_t aid, int64_t epid, const 
 
 void api_endpoint_stats(struct http_req *r)
 {
-	static const char *const names[] = { "events", "pings", "reports", "ignored" };
+	static const char *const events[] = { "events", "pings", "reports", "ignored" };
+	static const char *const forms[] = { "submissions", "spam", "views" };
 	struct endpoint e;
 	int64_t aid;
 
 	if (api_auth(r, &aid) || api_endpoint(r, aid, &e))
 		return;
-	respond_counts(r, aid, e.id, names, 4);
+	if (strcmp(e.kind, "form") == 0)
+		respond_counts(r, aid, e.id, forms, 3);
+	else
+		respond_counts(r, aid, e.id, events, 4);
 }
 
 void api_account_stats(struct http_req *r)
 {
-	static const char *const names[] = { "api" };
+	static const char *const names[] = { "api", "submissions", "spam", "views", "events" };
 	int64_t aid;
 
 	if (api_auth(r, &aid))
 		return;
-	respond_counts(r, aid, 0, names, 1);
+	/* Every endpoint's counters summed, and the account's own (api). */
+	respond_counts(r, aid, -1, names, 5);
 }

@@ -24,6 +24,7 @@
 
 #define LIST_DEFAULT 50
 #define LIST_MAX 200
+#define SEARCH_SCAN 5000 /* rows one search request opens at most */
 
 static const char *const status_names[] = { "inbox", "spam", "trash" };
 
@@ -149,6 +150,29 @@ static void respond_open_error(struct http_req *r, int rc)
 		http_error_rc(r, rc);
 }
 
+/* Whether any field value holds q (ASCII case-insensitive). */
+static int fields_match(json_object *sub, const char *q)
+{
+	json_object *fields;
+
+	if (!json_object_object_get_ex(sub, "fields", &fields) || !json_object_is_type(fields, json_type_object))
+		return 0;
+	json_object_object_foreach(fields, name, val) {
+		size_t n = json_object_is_type(val, json_type_array) ? json_object_array_length(val) : 1;
+
+		if (strcasestr(name, q))
+			return 1;
+		for (size_t i = 0; i < n; i++) {
+			json_object *v = json_object_is_type(val, json_type_array) ? json_object_array_get_idx(val, i) : val;
+			const char *t = v ? json_object_get_string(v) : NULL;
+
+			if (t && strcasestr(t, q))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 void api_submissions_list(struct http_req *r)
 {
 	struct app *app = http_app(r);
@@ -156,11 +180,11 @@ void api_submissions_list(struct http_req *r)
 	struct sub_query q = { .status = -1 };
 	struct endpoint e;
 	struct sub_row *rows;
-	size_t n;
-	int64_t aid, cid, cep;
-	const char *v;
+	size_t n, found = 0, scanned = 0, limit;
+	int64_t aid, cid, cep, last = 0;
+	const char *v, *search = http_query(r, "q");
 	json_object *o, *data;
-	int rc;
+	int rc, more = 0;
 
 	if (api_auth(r, &aid))
 		return;
@@ -172,18 +196,7 @@ void api_submissions_list(struct http_req *r)
 		return;
 	}
 	q.endpoint_id = e.id;
-	q.limit = LIST_DEFAULT;
-	if ((v = http_query(r, "limit"))) {
-		char *end;
-		long l = strtol(v, &end, 10);
-
-		if (*end || l < 1 || l > LIST_MAX) {
-			http_error(r, 400, "invalid", "limit must be a whole number from 1 to 200.");
-			return;
-		}
-		q.limit = (size_t)l;
-	}
-	if (api_sub_filters(r, &q))
+	if (api_limit(r, LIST_DEFAULT, LIST_MAX, &limit) || api_sub_filters(r, &q))
 		return;
 	if ((v = http_query(r, "cursor")) && *v) {
 		if (pubid_decode(app->ids, "sub_", v, &cid, &cep) || cep != e.id) {
@@ -192,26 +205,57 @@ void api_submissions_list(struct http_req *r)
 		}
 		q.before_id = cid;
 	}
-	/* One row more than asked tells whether there is a next page. */
-	q.limit++;
-	if ((rc = substore_list(app_subs(app, e.id), &q, a, &rows, &n))) {
-		http_error_rc(r, rc);
+	if (search && !*search)
+		search = NULL;
+	if (search && strlen(search) > 200) {
+		http_error(r, 400, "invalid", "q is at most 200 characters.");
 		return;
 	}
-	q.limit--;
-	o = json_object_new_object();
 	data = json_object_new_array();
-	for (size_t i = 0; i < n && i < q.limit; i++)
-		json_object_array_add(data, api_submission_json(app, &e, &rows[i], &rc));
+	/* Rows are sealed, so a search opens them: batch by batch, newest
+	 * first, until the page is full or SEARCH_SCAN rows were read; then
+	 * the cursor continues where the scan stopped. One row more than asked
+	 * tells whether there is a next page. */
+	do {
+		q.limit = search ? LIST_MAX : limit + 1;
+		if ((rc = substore_list(app_subs(app, e.id), &q, a, &rows, &n))) {
+			json_object_put(data);
+			http_error_rc(r, rc);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_object *sub;
+
+			if (found == limit) {
+				more = 1;
+				break;
+			}
+			sub = api_submission_json(app, &e, &rows[i], &rc);
+			scanned++;
+			if (search && !fields_match(sub, search)) {
+				json_object_put(sub);
+			} else {
+				json_object_array_add(data, sub);
+				found++;
+			}
+			last = rows[i].id;
+		}
+		if (n == q.limit && !more && search && scanned >= SEARCH_SCAN)
+			more = 1;
+		q.before_id = last;
+	} while (search && !more && n == q.limit);
+	o = json_object_new_object();
 	json_object_object_add(o, "data", data);
-	if (n > q.limit) {
+	if (more) {
 		char pid[PUBID_MAX];
 
-		pubid_encode(app->ids, "sub_", rows[q.limit - 1].id, e.id, pid);
+		pubid_encode(app->ids, "sub_", last, e.id, pid);
 		json_object_object_add(o, "next_cursor", json_object_new_string(pid));
 	} else {
 		json_object_object_add(o, "next_cursor", NULL);
 	}
+	if (search)
+		json_object_object_add(o, "scanned", json_object_new_int64((int64_t)scanned));
 	http_respond_json(r, 200, o);
 	json_object_put(o);
 }

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "app/web.h"
 #include "ingest/form.h"
 #include "ingest/sentry.h"
 #include "ingest/v1.h"
@@ -79,6 +80,9 @@ const struct route app_routes[] = {
 	{ "GET", "/api/v1/submissions/{id}/files/{n}", api_submission_file, NULL, NULL, 0, ROUTE_API, "Download a file" },
 	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL, 0, ROUTE_API, "This API's OpenAPI document" },
 
+	{ "GET", "/", web_index, NULL, NULL, 0, 0, "The dashboard" },
+	{ "GET", "/assets/{name}", web_asset, NULL, NULL, 0, 0, "The dashboard's scripts and styles" },
+	{ "GET", "/inlet.js", web_inlet_js, NULL, NULL, 0, 0, "The form script for a site's pages" },
 	{ "GET", "/healthz", api_healthz, NULL, NULL, 0, 0, "Liveness and store readiness" },
 	{ "GET", "/metrics", api_metrics, NULL, NULL, 0, 0, "Prometheus metrics" },
 	{ NULL, NULL, NULL, NULL, NULL, 0, 0, NULL },

@@ -55,9 +55,10 @@ struct evgate *evgate_new(struct http_req *r, int sentry)
 	return g;
 }
 
-struct evgate *evgate_open(struct http_req *r, const char *key, int sentry)
+struct evgate *evgate_open(struct http_req *r, const char *key, unsigned flags)
 {
 	struct app *app = http_app(r);
+	int sentry = (flags & EVGATE_SENTRY) != 0;
 	struct evgate *g = evgate_new(r, sentry);
 	unsigned wait;
 	int rc;
@@ -74,7 +75,7 @@ struct evgate *evgate_open(struct http_req *r, const char *key, int sentry)
 			evgate_fail(g, 500, "internal", "The project could not be loaded.");
 		return g;
 	}
-	if (strcmp(g->ep->kind, "events") != 0) {
+	if (strcmp(g->ep->kind, "events") != 0 && !(flags & EVGATE_FORMS)) {
 		evgate_fail(g, 404, "not_an_events_endpoint", "This key belongs to a form, not to a project.");
 		return g;
 	}

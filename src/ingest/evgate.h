@@ -19,9 +19,12 @@ struct evgate {
 	int sentry;                 /* answer 429 with X-Sentry-Rate-Limits */
 };
 
+#define EVGATE_SENTRY 1u /* answer in Sentry's shape (429 with X-Sentry-Rate-Limits) */
+#define EVGATE_FORMS 2u  /* a form's key is accepted too (view pings from inlet.js) */
+
 /* Runs the checks for key (from the path or the credentials); the state
  * lives in the request's arena. A failure is recorded, not answered. */
-struct evgate *evgate_open(struct http_req *r, const char *key, int sentry);
+struct evgate *evgate_open(struct http_req *r, const char *key, unsigned flags);
 /* A gate with no endpoint yet (a refusal before the key is known). */
 struct evgate *evgate_new(struct http_req *r, int sentry);
 /* Records a failure (the first one wins). */

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "app/app.h"
+#include "app/tally.h"
 #include "blob/blob.h"
 #include "core/arena.h"
 #include "core/buf.h"
@@ -54,6 +55,7 @@ struct form {
 	struct arena *arena;        /* the request's */
 	struct ep_entry *ep;        /* reference; released with the arena */
 	int html;                   /* the client wants a page, not JSON */
+	int spam;                   /* stored as spam (the honeypot was filled) */
 	enum media media;
 	size_t cap, seen;           /* body cap for this post, bytes seen */
 	char origin[300];           /* from Origin, else Referer; "" if none */
@@ -449,6 +451,10 @@ static void committed(void *ctx, int rc)
 		respond_failure(r, f);
 	} else {
 		f->committed = 1;
+		/* Analytics: submissions per day and the spam among them. */
+		tally_add(f->app->tally, f->ep->account_id, f->ep->id, "submissions", 1);
+		if (f->spam)
+			tally_add(f->app->tally, f->ep->account_id, f->ep->id, "spam", 1);
 		if (f->ep->jobs)
 			runner_kick(f->app->runner);
 		cors(r, f);
@@ -612,6 +618,7 @@ void form_post(struct http_req *r)
 	row.id = f->sub_id;
 	row.endpoint_id = f->ep->id;
 	row.status = gotcha && *gotcha ? SUB_SPAM : SUB_INBOX;
+	f->spam = row.status == SUB_SPAM;
 	row.key_version = f->ep->key_version;
 	row.nfiles = (int)f->nfiles;
 	row.sealed = sealed;

@@ -89,11 +89,11 @@ void sentry_begin(struct http_req *r)
 		q->g = evgate_new(r, 1);
 		evgate_fail(q->g, 401, "bad_auth", "The X-Sentry-Auth header is malformed.");
 	} else if (key) {
-		q->g = evgate_open(r, key, 1);
+		q->g = evgate_open(r, key, EVGATE_SENTRY);
 	}
 	if (decompress_check(ce)) {
 		if (!q->g)
-			q->g = evgate_open(r, key, 1);
+			q->g = evgate_open(r, key, EVGATE_SENTRY);
 		evgate_fail(q->g, 415, "unsupported_encoding", "This Content-Encoding is not supported.");
 	}
 	/* Refused before the body is read: it is never needed. */
@@ -358,7 +358,7 @@ void sentry_post(struct http_req *r)
 	if (ce && *ce) {
 		if ((rc = decompress_body(ce, body, len, &dec))) {
 			if (!q->g)
-				q->g = evgate_open(r, NULL, 1);
+				q->g = evgate_open(r, NULL, EVGATE_SENTRY);
 			if (rc == INLET_ETOOBIG)
 				fail(r, q, 413, "too_big", "The body is too large once decompressed.");
 			else
@@ -379,9 +379,9 @@ void sentry_post(struct http_req *r)
 			struct sentry_dsn dsn;
 
 			if (env && env->dsn && sentry_auth_parse_dsn(env->dsn, env->dsn_len, &dsn) == 0)
-				q->g = evgate_open(r, arena_strdup(a, dsn.key), 1);
+				q->g = evgate_open(r, arena_strdup(a, dsn.key), EVGATE_SENTRY);
 			else
-				q->g = evgate_open(r, NULL, 1);
+				q->g = evgate_open(r, NULL, EVGATE_SENTRY);
 		}
 		if (q->g->fail_status) {
 			evgate_respond_failure(r, q->g);
@@ -395,7 +395,7 @@ void sentry_post(struct http_req *r)
 		if (env->event_id[0])
 			memcpy(q->event_id, env->event_id, sizeof(q->event_id));
 	} else if (!q->g) {
-		q->g = evgate_open(r, NULL, 1);
+		q->g = evgate_open(r, NULL, EVGATE_SENTRY);
 		evgate_respond_failure(r, q->g);
 		goto out;
 	}

@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "endpoint/cache.h"
 #include "events/report.h"
 #include "events/trackx.h"
 #include "http/http.h"
@@ -42,7 +43,8 @@ void v1_begin(struct http_req *r)
 {
 	struct v1 *v = arena_zalloc(http_arena(r), sizeof(*v));
 
-	v->g = evgate_open(r, http_param(r, "key"), 0);
+	/* A form's page pings too (inlet.js): its views, for conversion. */
+	v->g = evgate_open(r, http_param(r, "key"), http_route(r)->handle == v1_ping ? EVGATE_FORMS : 0);
 	http_set_state(r, v);
 	/* Refused before the body is read: it is never needed. */
 	if (v->g->fail_status)
@@ -163,7 +165,7 @@ static void ping_done(struct http_req *r, struct evp *p, int rc)
 	(void)p;
 	if (done_common(r, v, rc))
 		return;
-	evgate_count(r, v->g, "pings", 1);
+	evgate_count(r, v->g, strcmp(v->g->ep->kind, "form") == 0 ? "views" : "pings", 1);
 	evgate_cors(r, v->g);
 	no_store(r);
 	if (strcmp(http_method(r), "GET") == 0 && accept && strstr(accept, "image"))

@@ -170,7 +170,8 @@ int evstore_count_add(struct substore *s, const struct ev_count_delta *d, size_t
 /* The same without waiting: d (heap) is the store's, freed once applied.
  * Safe from the writer thread itself. */
 void evstore_count_submit(struct substore *s, struct ev_count_delta *d, size_t n);
-/* Counters of (account, endpoint) for days [from_day, to_day]. */
+/* Counters of (account, endpoint) for days [from_day, to_day]; endpoint_id
+ * -1 sums every endpoint of the account (and its own counters, id 0). */
 int evstore_counts(struct substore *s, int64_t account_id, int64_t endpoint_id, int64_t from_day,
 		   int64_t to_day, struct arena *a, struct ev_count **rows, size_t *n);
 

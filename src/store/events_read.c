@@ -329,8 +329,11 @@ int evstore_counts(struct substore *s, int64_t account_id, int64_t endpoint_id, 
 	struct rd r;
 	int rc;
 
-	if ((rc = rd_open(&r, s, "SELECT day, name, n FROM daily_counts WHERE account_id=?1"
-				 " AND endpoint_id=?2 AND day>=?3 AND day<=?4 ORDER BY day, name")))
+	if ((rc = rd_open(&r, s, endpoint_id < 0 ?
+			  "SELECT day, name, SUM(n) FROM daily_counts WHERE account_id=?1"
+			  " AND ?2 < 0 AND day>=?3 AND day<=?4 GROUP BY day, name ORDER BY day, name" :
+			  "SELECT day, name, n FROM daily_counts WHERE account_id=?1"
+			  " AND endpoint_id=?2 AND day>=?3 AND day<=?4 ORDER BY day, name")))
 		return rc;
 	sqlite3_bind_int64(r.st, 1, account_id);
 	sqlite3_bind_int64(r.st, 2, endpoint_id);

@@ -687,6 +687,29 @@ out:
 	return rc;
 }
 
+int substore_last(struct substore *s, int64_t endpoint_id, int64_t *id)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*id = 0;
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	/* The (endpoint_id, id) index answers MAX from its last entry. */
+	if (sqlite3_prepare_v2(db, "SELECT MAX(id) FROM submissions WHERE endpoint_id=?", -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 int substore_open(struct substore **out, const char *path, const char *name)

@@ -97,5 +97,8 @@ int substore_outbox_done(struct substore *s, int64_t upto);
 
 /* Rows stored for the endpoint, from the counts the writer keeps. */
 int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out);
+/* The newest submission's id of the endpoint (sub_id_ms gives its time), 0
+ * when it has none. */
+int substore_last(struct substore *s, int64_t endpoint_id, int64_t *id);
 
 #endif

@@ -77,6 +77,11 @@ test('the API answers the cookie; changes need X-CSRF-Token; API keys need none'
   // The account header: known → that account; unknown → 403.
   assert.equal((await withCookie(c, 'GET', '/api/v1/account', undefined, { 'X-Inlet-Account': r.json.accounts[0].id })).status, 200);
   assert.equal((await withCookie(c, 'GET', '/api/v1/account', undefined, { 'X-Inlet-Account': 'acc_nope' })).status, 403);
+  // Reads may name it in the query (an EventSource, a download link); changes may not.
+  assert.equal((await withCookie(c, 'GET', `/api/v1/account?account=${r.json.accounts[0].id}`)).status, 200);
+  assert.equal((await withCookie(c, 'GET', '/api/v1/account?account=acc_nope')).status, 403);
+  const viaQuery = await withCookie(c, 'POST', '/api/v1/endpoints?account=acc_nope', { name: 'q' }, { 'X-CSRF-Token': r.json.csrf_token });
+  assert.equal(viaQuery.status, 201, 'a change ignores ?account= (the first account)');
   // A Bearer key changes things without a CSRF token.
   const api = apiClient(server.url, acct.token);
   assert.equal((await api.post('/api/v1/endpoints', { name: 'y' })).status, 201);
