@@ -25,29 +25,33 @@ function device(ua = '') {
 
 function Usage() {
   const [account, setAccount] = useState(null);
-  const [stats, setStats] = useState(null);
-  const [endpoints, setEndpoints] = useState(null);
   const [error, setError] = useState(null);
-  useEffect(() => {
-    get('/account').then(setAccount, setError);
-    get('/stats', { days: 30 }).then((r) => setStats(r.data || []), () => setStats([]));
-    get('/endpoints').then((r) => setEndpoints(r.data), () => setEndpoints([]));
-  }, []);
+  useEffect(() => { get('/account').then(setAccount, setError); }, []);
   if (error) return <ErrorBox error={error} />;
-  if (!account || !stats || !endpoints) return <Loading />;
-  const total = (k) => stats.reduce((a, r) => a + (Number(r[k]) || 0), 0);
-  const subs = endpoints.reduce((a, e) => a + (e.submission_count || 0), 0);
+  if (!account) return <Loading />;
+  const u = account.usage || {};
+  const m = u.this_month || {};
+  const plural = (n, one, many) => `${num(n)} ${n === 1 ? one : many}`;
+  const tiles = [
+    ['Endpoints', u.endpoints, u.forms !== undefined && `${plural(u.forms, 'form', 'forms')} · ${plural(u.projects || 0, 'events', 'events')}`],
+    ['Submissions stored', u.stored],
+    ['Submissions this month', m.submissions],
+    ['Spam this month', m.spam],
+    ['Page views this month', m.views],
+    ['Events this month', m.events],
+    ['API requests this month', m.api],
+  ].filter(([, v]) => typeof v === 'number');
   return (
     <section class="card">
       <h2>{account.name}</h2>
       <p class="muted small">Account <code>{account.id}</code>, created <Time t={account.created_at} relative={false} /></p>
-      <dl class="tiles">
-        <div class="tile"><dt>Endpoints</dt><dd>{num(endpoints.length)}</dd></div>
-        <div class="tile"><dt>Submissions stored</dt><dd>{num(subs)}</dd></div>
-        <div class="tile"><dt>API requests (30 d)</dt><dd>{num(total('api'))}</dd></div>
-        {stats.some((r) => 'submissions' in r) && <div class="tile"><dt>Submissions (30 d)</dt><dd>{num(total('submissions'))}</dd></div>}
-        {stats.some((r) => 'events' in r) && <div class="tile"><dt>Events (30 d)</dt><dd>{num(total('events'))}</dd></div>}
-      </dl>
+      {tiles.length > 0 && (
+        <dl class="tiles usage">
+          {tiles.map(([label, v, sub]) => (
+            <div key={label} class="tile"><dt>{label}</dt><dd>{num(v)}{sub && <span class="muted small tile-sub">{sub}</span>}</dd></div>
+          ))}
+        </dl>
+      )}
     </section>
   );
 }

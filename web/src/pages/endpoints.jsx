@@ -17,17 +17,24 @@ const DAYS = 14;
 /** The figure an endpoint's day is counted in. */
 export const dailyKey = (ep) => (ep.kind === 'events' ? 'events' : 'submissions');
 
-/** Last activity and the 14-day series of one endpoint (two small reads). */
+/** Last activity and the 14-day series of one endpoint. */
 async function figures(ep) {
   const key = dailyKey(ep);
   const [stats, last] = await Promise.all([
     get(`/endpoints/${ep.id}/stats`, { days: DAYS }).catch(() => null),
-    ep.kind === 'events'
-      ? get(`/endpoints/${ep.id}/issues`, { limit: 1, sort: 'last_seen' }).then((r) => r.data[0] && r.data[0].last_seen).catch(() => null)
-      : get(`/endpoints/${ep.id}/submissions`, { limit: 1 }).then((r) => r.data[0] && r.data[0].created_at).catch(() => null),
+    lastActivity(ep),
   ]);
   const series = stats ? stats.data.map((d) => Number(d[key]) || 0) : null;
-  return { series, last: ep.last_submission_at || ep.last_event_at || last || null };
+  return { series, last };
+}
+
+/** Forms carry last_submission_at; an events endpoint's is its latest issue's last_seen. */
+function lastActivity(ep) {
+  if ('last_submission_at' in ep) return ep.last_submission_at;
+  if (ep.kind === 'events') {
+    return get(`/endpoints/${ep.id}/issues`, { limit: 1, sort: 'last_seen' }).then((r) => r.data[0] && r.data[0].last_seen, () => null);
+  }
+  return get(`/endpoints/${ep.id}/submissions`, { limit: 1 }).then((r) => r.data[0] && r.data[0].created_at, () => null);
 }
 
 export function EndpointsPage() {
