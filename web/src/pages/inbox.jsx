@@ -49,6 +49,7 @@ export function InboxPage({ ep, query }) {
   const [openId, setOpenId] = useState(null);
   const [fresh, setFresh] = useState(() => new Set());
   const [confirm, setConfirm] = useState(null);
+  const [scanned, setScanned] = useState(0); // rows a search has opened so far
   const seq = useRef(0);
 
   const filters = { status, q, since: dayStart(since), until: dayAfter(until) };
@@ -62,6 +63,7 @@ export function InboxPage({ ep, query }) {
       if (mine !== seq.current) return;
       setRows((old) => (after && old ? [...old, ...r.data.filter((s) => !old.some((o) => o.id === s.id))] : r.data));
       setCursor(r.next_cursor || null);
+      setScanned((n) => (after ? n : 0) + (r.scanned || 0));
     } catch (e) {
       if (mine === seq.current) setError(e);
     } finally {
@@ -220,6 +222,11 @@ export function InboxPage({ ep, query }) {
       )}
 
       <ErrorBox error={error} onRetry={() => load()} />
+      {q && rows && scanned > 0 && (
+        <p class="muted small search-note" role="status">
+          {rows.length} found in {scanned} submissions searched{cursor ? '; Load more searches further.' : '.'}
+        </p>
+      )}
       {!rows && !error && <Loading />}
       {rows && !rows.length && (
         <Empty title={q || since || until ? 'Nothing matches' : `No submissions in ${STATUS_LABEL[status]}`}>
