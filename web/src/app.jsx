@@ -88,7 +88,12 @@ function Shell({ route, s }) {
         </div>
       </nav>
       <main id="main" class="content" tabIndex={-1}>
-        <Routes key={s.accountId} route={route} />
+        {s.accountId ? <Routes key={s.accountId} route={route} /> : (
+          <Empty title="You belong to no account">
+            <p>Make one, or ask an admin of an account for an invitation.</p>
+            <p><button type="button" class="btn btn-primary" onClick={() => setNewAccount(true)}>New account</button></p>
+          </Empty>
+        )}
       </main>
       {newAccount && <NewAccountDialog onClose={() => setNewAccount(false)} />}
     </div>
