@@ -101,12 +101,14 @@ function Jobs() {
   const [rows, setRows] = useState(null);
   const [error, setError] = useState(null);
   const load = () => get('/jobs', { limit: 50 }).then((r) => setRows(r.data), setError);
+  useEffect(() => { load(); }, []);
+  // Running jobs move: look again while one is under way.
+  const busy = rows && rows.some((j) => j.state === 'queued' || j.state === 'running');
   useEffect(() => {
-    load();
-    // Running jobs move: look again while the page is open.
-    const t = setInterval(load, 5000);
+    if (!busy) return undefined;
+    const t = setInterval(load, 3000);
     return () => clearInterval(t);
-  }, []);
+  }, [busy]);
   return (
     <section class="section">
       <div class="section-head">
