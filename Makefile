@@ -111,6 +111,12 @@ bench:
 	@bash bench/ingest
 	@bash bench/events
 
+# The dashboard: web/src built by esbuild into web/dist (committed, so the
+# C build needs no node); npm ci first when esbuild is not installed.
+web:
+	@[ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
+	node web/build.mjs
+
 clean:
 	rm -rf build
 
