@@ -51,9 +51,31 @@ void api_file_send(struct http_req *r, const struct endpoint *e, uint32_t key_ve
  * account of a cookie-authenticated request (answers 401/403 itself). */
 int api_session_token(struct http_req *r, char *out, size_t size);
 void api_csrf_token(struct app *app, const char *token, char out[65]);
-int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank);
+int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank, int64_t *user_id);
 /* viewer 0, member 1, admin 2, owner 3; -1 for another word. */
 int api_role_rank(const char *role);
+struct user;
+/* The user of the request's live session cookie, answering nothing:
+ * INLET_EAUTH when there is none. With csrf set, a wrong or missing
+ * X-CSRF-Token answers 403 and gives INLET_EFORBIDDEN. u lives in the
+ * request's arena. */
+int api_session_user(struct http_req *r, int csrf, struct user *u);
+/* Logs u in as POST /auth/login does: a new session, its cookie, and
+ * {"user","accounts","csrf_token"} answered with status. */
+void api_session_start(struct http_req *r, const struct user *u, int status);
+/* The password rule (10 to 1024 characters): 1 when password keeps it,
+ * else 0 with 400 weak_password answered. */
+int api_password_ok(struct http_req *r, const char *password);
+
+/* Who calls: the account, the role's rank (an API key ranks as owner: it
+ * has its account's full rights) and the user (0 for an API key). */
+struct api_caller {
+	int64_t account_id;
+	int64_t user_id;
+	int rank;
+};
+/* api_auth, with the caller's role and user. */
+int api_caller(struct http_req *r, struct api_caller *c);
 void api_auth_login(struct http_req *r);
 void api_auth_setup(struct http_req *r);
 void api_auth_signup(struct http_req *r);
@@ -63,6 +85,18 @@ void api_auth_sessions(struct http_req *r);
 void api_auth_session_revoke(struct http_req *r);
 
 void api_account_get(struct http_req *r);
+void api_accounts_list(struct http_req *r);
+void api_accounts_create(struct http_req *r);
+
+/* Invitations (api/invites.c) and members (api/members.c). */
+void api_invites_create(struct http_req *r);
+void api_invites_list(struct http_req *r);
+void api_invite_revoke(struct http_req *r);
+void api_invite_lookup(struct http_req *r);
+void api_invite_accept(struct http_req *r);
+void api_members_list(struct http_req *r);
+void api_member_patch(struct http_req *r);
+void api_member_delete(struct http_req *r);
 
 void api_endpoints_list(struct http_req *r);
 void api_endpoints_create(struct http_req *r);

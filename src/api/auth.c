@@ -119,8 +119,7 @@ static void make_dummy(void)
 		dummy_hash = NULL;
 }
 
-/* A new session for u: the cookie and the session's JSON, with status. */
-static void start_session(struct http_req *r, const struct user *u, int status)
+void api_session_start(struct http_req *r, const struct user *u, int status)
 {
 	struct app *app = http_app(r);
 	uint8_t raw[32], hash[32];
@@ -179,7 +178,7 @@ void api_auth_login(struct http_req *r)
 		http_error(r, 401, "invalid_credentials", "The email or the password is wrong.");
 		goto out;
 	}
-	start_session(r, &u, 200);
+	api_session_start(r, &u, 200);
 out:
 	json_object_put(body);
 }
@@ -313,7 +312,29 @@ int api_role_rank(const char *role)
 	return -1;
 }
 
-int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
+int api_session_user(struct http_req *r, int csrf, struct user *u)
+{
+	struct app *app = http_app(r);
+	struct session s;
+	uint8_t hash[32];
+	char token[64];
+	int rc;
+
+	if (api_session_token(r, token, sizeof(token)))
+		return INLET_EAUTH;
+	vault_sha256(token, strlen(token), hash);
+	rc = sessions_get(app->tenant, hash, http_arena(r), &s);
+	if (!rc)
+		rc = sessions_user_by_id(app->tenant, s.user_id, http_arena(r), u);
+	if (rc == INLET_ENOTFOUND)
+		rc = INLET_EAUTH;
+	if (!rc && csrf && !csrf_ok(r, token))
+		rc = INLET_EFORBIDDEN;
+	secure_wipe(token, sizeof(token));
+	return rc;
+}
+
+int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank, int64_t *user_id)
 {
 	struct app *app = http_app(r);
 	const char *m = http_method(r), *want = http_header(r, "X-Inlet-Account");
@@ -339,6 +360,7 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
 		if (!want || strcmp(want, ms[i].account_pid) == 0) {
 			*account_id = ms[i].account_id;
 			*rank = api_role_rank(ms[i].role);
+			*user_id = u.id;
 			return 0;
 		}
 	http_error(r, 403, "forbidden", "X-Inlet-Account (or ?account=) names no account of this user.");
@@ -348,6 +370,18 @@ int api_auth_cookie(struct http_req *r, int64_t *account_id, int *rank)
 /* ---- the first start ------------------------------------------------------- */
 
 #define PASSWORD_MIN 10
+#define PASSWORD_MAX 1024 /* argon2 takes more, but nobody types more */
+
+int api_password_ok(struct http_req *r, const char *password)
+{
+	size_t n = password ? strlen(password) : 0;
+
+	if (n < PASSWORD_MIN || n > PASSWORD_MAX) {
+		http_error(r, 400, "weak_password", "\"password\" must have 10 to 1024 characters.");
+		return 0;
+	}
+	return 1;
+}
 
 static pthread_mutex_t signup_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -389,10 +423,8 @@ void api_auth_signup(struct http_req *r)
 		http_error(r, 400, "invalid", "\"email\" must be an email address.");
 		goto out;
 	}
-	if (!password || strlen(password) < PASSWORD_MIN || strlen(password) > 1024) {
-		http_error(r, 400, "invalid", "\"password\" must have 10 to 1024 characters.");
+	if (!api_password_ok(r, password))
 		goto out;
-	}
 	/* One process serves a data folder (serve.lock): this lock makes the
 	 * check and the creation one step. */
 	pthread_mutex_lock(&signup_lock);
@@ -413,7 +445,7 @@ void api_auth_signup(struct http_req *r)
 		http_error_rc(r, rc);
 		goto out;
 	}
-	start_session(r, &u, 201);
+	api_session_start(r, &u, 201);
 out:
 	free(hash);
 	json_object_put(body);

@@ -20,22 +20,38 @@
 
 int api_auth(struct http_req *r, int64_t *account_id)
 {
+	struct api_caller c;
+	int rc = api_caller(r, &c);
+
+	if (!rc)
+		*account_id = c.account_id;
+	return rc;
+}
+
+int api_caller(struct http_req *r, struct api_caller *c)
+{
 	struct app *app = http_app(r);
 	const char *h = http_header(r, "Authorization");
+	int64_t *account_id = &c->account_id;
 	uint8_t hash[32];
 	int rc;
 
+	c->account_id = 0;
+	c->user_id = 0;
+	c->rank = -1;
 	if (!h && http_header(r, "Cookie")) {
 		/* The dashboard: a session cookie instead of an API key, and the
-		 * member's role decides what it may do. */
+		 * member's role decides what it may do. A route marked
+		 * ROUTE_SELF checks the role itself. */
 		const char *m = http_method(r);
-		int rank = -1, need, rc2 = api_auth_cookie(r, account_id, &rank);
+		unsigned flags = http_route(r)->flags;
+		int need, rc2 = api_auth_cookie(r, account_id, &c->rank, &c->user_id);
 
 		if (rc2)
 			return rc2;
-		need = !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ? 0
-		       : (http_route(r)->flags & ROUTE_MEMBER) ? 1 : 2;
-		if (rank < need) {
+		need = !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") || (flags & ROUTE_SELF) ? 0
+		       : (flags & ROUTE_MEMBER) ? 1 : 2;
+		if (c->rank < need) {
 			http_error(r, 403, "forbidden", need == 1 ? "This needs the member role or more."
 								  : "This needs the admin role or more.");
 			return INLET_EFORBIDDEN;
@@ -59,6 +75,7 @@ int api_auth(struct http_req *r, int64_t *account_id)
 	} else if (rc) {
 		http_error_rc(r, rc);
 	} else {
+		c->rank = 3; /* an API key has its account's full rights */
 		tally_add(app->tally, *account_id, 0, "api", 1);
 	}
 	return rc;

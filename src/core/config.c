@@ -116,6 +116,7 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 
 		if (n && c->public_url[n - 1] == '/')
 			c->public_url[n - 1] = '\0';
+		c->public_url_given = 1;
 	}
 	if ((v = getenv("INLET_MASTER_KEY")) && *v)
 		c->master_key = v;

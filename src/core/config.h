@@ -11,6 +11,8 @@ struct config {
 	unsigned listen_port;     /* INLET_LISTEN port part; default 8080 */
 	char data_dir[PATH_MAX];  /* INLET_DATA_DIR; default ./data */
 	char public_url[256];     /* INLET_PUBLIC_URL; default http://<listen> */
+	int public_url_given;     /* 1: INLET_PUBLIC_URL was set, so links that a browser
+				   * follows use it rather than the request's Host */
 	const char *master_key;   /* INLET_MASTER_KEY (base64 of 32 bytes) or NULL */
 	unsigned threads;         /* INLET_THREADS; HTTP worker pool, default max(2, cores) */
 	unsigned max_connections; /* INLET_MAX_CONNECTIONS; default 4096 */

@@ -24,7 +24,8 @@
 	X(METHOD, "method_not_allowed", "method not allowed")                  \
 	X(BUSY, "busy", "resource busy")                                       \
 	X(SHUTDOWN, "shutting_down", "server is shutting down")               \
-	X(INTERNAL, "internal", "internal error")
+	X(INTERNAL, "internal", "internal error")                              \
+	X(CONFLICT, "conflict", "conflicts with the current state")
 
 enum inlet_err {
 	INLET_OK = 0,

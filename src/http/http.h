@@ -28,6 +28,8 @@ struct http_req;
 			  * changes need an admin, reads a viewer (api_auth) */
 #define ROUTE_OWN_413 2u /* handle() runs for an oversized body too (it checks
 			  * http_body_too_big and answers in its own shape) */
+#define ROUTE_SELF 8u    /* a change any member may make to what is their own
+			  * (leaving an account): the handler checks the role */
 
 struct route {
 	const char *method;  /* "GET", "POST", ... */

@@ -184,6 +184,7 @@ static int status_of(int rc)
 	case INLET_ENOTFOUND: return 404;
 	case INLET_EMETHOD: return 405;
 	case INLET_EEXISTS: return 409;
+	case INLET_ECONFLICT: return 409;
 	case INLET_ETOOBIG: return 413;
 	case INLET_ETOOMANY: return 413;
 	case INLET_EMEDIATYPE: return 415;

@@ -394,12 +394,12 @@ static char *expand(struct arena *a, const char *tmpl, const struct plan *p,
 	return s;
 }
 
-/* INLET_SMTP_FROM, "addr", "Name <addr>" or "\"Name\" <addr>". */
-static int parse_from(struct arena *a, const char *from, struct plan *p)
+int mail_from_parse(struct arena *a, const char *from, const char **addr, const char **display)
 {
 	size_t n = from ? strlen(from) : 0, dl;
 	const char *open, *d;
 
+	*display = NULL;
 	while (n && (from[n - 1] == ' ' || from[n - 1] == '\t'))
 		n--;
 	while (n && (*from == ' ' || *from == '\t'))
@@ -411,19 +411,19 @@ static int parse_from(struct arena *a, const char *from, struct plan *p)
 			dl--;
 		if (dl >= 2 && d[0] == '"' && d[dl - 1] == '"')
 			d++, dl -= 2;
-		p->display = mail_clean(a, d, dl, MAIL_CLEAN_LINE, DISPLAY_MAX_BYTES, NULL);
-		if (!*p->display)
-			p->display = NULL;
+		*display = mail_clean(a, d, dl, MAIL_CLEAN_LINE, DISPLAY_MAX_BYTES, NULL);
+		if (!**display)
+			*display = NULL;
 		n -= (size_t)(open - from) + 2;
 		from = open + 1;
 	}
 	if (!addr_valid_n(from, n))
 		return INLET_EINVAL;
-	p->from = arena_strndup(a, from, n);
+	*addr = arena_strndup(a, from, n);
 	return 0;
 }
 
-static int dash_ok(const char *s, size_t n)
+int mail_url_ok(const char *s, size_t n)
 {
 	if (n > URL_MAX_BYTES || !(strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0))
 		return 0;
@@ -487,14 +487,14 @@ static int plan_make(struct arena *a, const struct mail_input *in, enum mail_kin
 		return INLET_EINVAL;
 	p->id = json_object_get_string(v);
 	p->idlen = (size_t)json_object_get_string_len(v);
-	if ((rc = parse_from(a, in->from, p)))
+	if ((rc = mail_from_parse(a, in->from, &p->from, &p->display)))
 		return rc;
 	if (in->dashboard_url) {
 		size_t n = strlen(in->dashboard_url);
 
 		while (n && in->dashboard_url[n - 1] == '/')
 			n--;
-		if (!dash_ok(in->dashboard_url, n))
+		if (!mail_url_ok(in->dashboard_url, n))
 			return INLET_EINVAL;
 		p->dash = arena_strndup(a, in->dashboard_url, n);
 	}
@@ -568,10 +568,7 @@ static int plan_make(struct arena *a, const struct mail_input *in, enum mail_kin
 
 /* ---- the message ---- */
 
-/* The last line of defence: every byte 7-bit printable, SP or TAB; CR only
- * in CRLF; lines within 998; the header section only "Name: value" lines
- * and their folds, ended by an empty line. */
-static int message_ok(const char *m, size_t n)
+int mail_message_ok(const char *m, size_t n)
 {
 	size_t line = 0, i;
 	int head = 1, start = 1, first = 1;
@@ -610,22 +607,26 @@ static int message_ok(const char *m, size_t n)
 	return !head && n >= 2 && m[n - 2] == '\r' && m[n - 1] == '\n';
 }
 
-static void common_headers(struct mail_hw *w, struct arena *a, const struct mail_input *in,
-			   const struct plan *p, const char *kind)
+void mail_date(int64_t ms, char *out, size_t size)
 {
 	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	int64_t ms = in->date_ms ? in->date_ms : now_ms();
-	time_t t = (time_t)(ms / 1000);
+	time_t t = (time_t)((ms ? ms : now_ms()) / 1000);
 	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, size, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
+		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void common_headers(struct mail_hw *w, struct arena *a, const struct mail_input *in,
+			   const struct plan *p, const char *kind)
+{
 	char date[96], rnd[33];
 	uint8_t r[16];
 
-	gmtime_r(&t, &tm);
-	snprintf(date, sizeof(date), "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-		 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec);
+	mail_date(in->date_ms, date, sizeof(date));
 	mail_hdr_raw(w, "Date", date);
 	mail_hdr_mailbox(w, "From", p->display, p->from);
 	mail_hdr_addrs(w, "To", p->rcpt, p->nto);
@@ -646,10 +647,10 @@ static void common_headers(struct mail_hw *w, struct arena *a, const struct mail
 	mail_hdr_raw(w, "MIME-Version", "1.0");
 }
 
-/* Appends the finished message to out when it passes message_ok. */
+/* Appends the finished message to out when it passes mail_message_ok. */
 static int finish(struct buf *msg, struct buf *out)
 {
-	if (!message_ok(msg->data, msg->len))
+	if (!mail_message_ok(msg->data, msg->len))
 		return INLET_EINTERNAL;
 	return buf_append(out, msg->data, msg->len);
 }

@@ -125,4 +125,26 @@ int mail_compose_autoresponse(struct arena *a, const struct mail_input *in, stru
 int mail_envelope_recipients(struct arena *a, const struct mail_input *in, enum mail_kind kind,
 			     struct mail_envelope *env);
 
+/* An invitation to join an account (jobs/invite_job.c sends it). Strings
+ * are borrowed. Only the link carries the capability; the rest is there
+ * so the invitee knows who asks and for what. */
+struct mail_invite {
+	const char *from;       /* INLET_SMTP_FROM, as mail_input.from */
+	const char *to;         /* the invited address (mail_address_valid) */
+	const char *account;    /* the account's name (cleaned to one line here) */
+	const char *inviter;    /* the inviting user's address, or NULL (an API key) */
+	const char *role;       /* owner | admin | member | viewer */
+	const char *url;        /* the invitation link: http(s), as dashboard_url */
+	int64_t expires_ms;     /* when the link stops working */
+	const char *message_id; /* as mail_input.message_id: the invitation's id */
+	int64_t date_ms;        /* 0: now_ms() */
+};
+
+/* The invitation as a plain-text message into out (appended; on error out
+ * is left as it was) and its envelope (one recipient) into env, in the
+ * arena. Returns 0; INLET_EINVAL for a bad sender, recipient, inviter,
+ * role, url or message_id; INLET_ETOOBIG past MAIL_MAX_SIZE or out's cap. */
+int mail_compose_invite(struct arena *a, const struct mail_invite *in, struct buf *out,
+			struct mail_envelope *env);
+
 #endif

@@ -5,6 +5,7 @@
 #define INLET_JOBS_MAIL_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct arena;
 struct buf;
@@ -54,5 +55,22 @@ void mail_hdr_mailbox(struct mail_hw *w, const char *name, const char *display,
 /* Quoted-printable (RFC 2045 6.7) of text with "\n" line ends, appended to
  * out: CRLF hard breaks, every line within 76 bytes (see mail_encode.c). */
 int mail_qp_encode(struct buf *out, const char *s, size_t n);
+
+/* Shared by the composers (mail.c, mail_invite.c). */
+
+/* INLET_SMTP_FROM ("addr", "Name <addr>" or "\"Name\" <addr>"): *addr the
+ * checked addr-spec, *display the cleaned name or NULL, in the arena.
+ * INLET_EINVAL when the address is not valid. */
+int mail_from_parse(struct arena *a, const char *from, const char **addr, const char **display);
+/* 1 when s[0..n) is an http(s) URL safe to write into a message: printable
+ * ASCII without spaces, quotes, angle brackets and the like, within 512
+ * bytes. */
+int mail_url_ok(const char *s, size_t n);
+/* RFC 5322 date of ms (0: now) into out (96 bytes are enough). */
+void mail_date(int64_t ms, char *out, size_t size);
+/* The last line of defence: every byte 7-bit printable, SP or TAB; CR only
+ * in CRLF; lines within 998; the header section only "Name: value" lines
+ * and their folds, ended by an empty line. 1 when m[0..n) passes. */
+int mail_message_ok(const char *m, size_t n);
 
 #endif

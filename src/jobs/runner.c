@@ -19,6 +19,7 @@
 #include "jobs/deliver.h"
 #include "jobs/export_job.h"
 #include "jobs/import_job.h"
+#include "jobs/invite_job.h"
 #include "jobs/mail.h"
 #include "jobs/notify.h"
 #include "jobs/retention.h"
@@ -115,6 +116,7 @@ static const struct { const char *kind; job_handler fn; } handlers[] = {
 	{ "webhook.deliver", deliver_run },
 	{ "mail.notify", run_notify },
 	{ "mail.autoresponse", run_autoresponse },
+	{ "mail.invite", invite_job_run },
 	{ "retention.run", retention_run },
 	{ "export.run", export_job_run },
 	{ "import.run", import_job_run },

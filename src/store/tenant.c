@@ -79,6 +79,22 @@ static const char *const migrations[] = {
 	"  user_agent TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
 	"  last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
 	"CREATE INDEX sessions_user ON sessions(user_id, id);",
+	/* 5: invitations to an account (store/members.c). The link's token is
+	 * kept only as its SHA-256, as sessions and API keys are; a pending
+	 * invite has accepted_ms 0, and revoking one deletes its row.
+	 * invited_by is NULL when an API key invited. */
+	"CREATE TABLE invites("
+	"  id INTEGER PRIMARY KEY, pid TEXT NOT NULL UNIQUE,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  email TEXT NOT NULL COLLATE NOCASE,"
+	"  role TEXT NOT NULL CHECK (role IN ('owner','admin','member','viewer')),"
+	"  token_hash BLOB NOT NULL UNIQUE,"
+	"  invited_by INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+	"  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	"  accepted_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX invites_account ON invites(account_id, email);"
+	/* what a person who accepts an invitation calls themselves */
+	"ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';",
 };
 
 

@@ -168,6 +168,21 @@ int vault_password_verify(const char *encoded, const char *password);
  * cipher (vault/pubid.h). */
 void vault_derive(struct vault *v, const char *label, uint8_t out[32]);
 
+/* Boxes (vault/box.c): a small secret that belongs to no endpoint (an
+ * invitation link in a job's payload), sealed under a subkey of the master
+ * key for label (1..VAULT_BOX_LABEL_MAX bytes, one per purpose) and bound to
+ * context (the row it belongs to), as base64url text. *out is heap (the
+ * caller frees; for open, NUL-terminated and to be wiped when secret).
+ * Seal: INLET_EINVAL for a bad label or more than VAULT_BOX_MAX bytes.
+ * Open: INLET_ETAMPERED when the box fails to authenticate (another label,
+ * context or master key, or a changed byte); INLET_EINVAL when it is not a
+ * box. */
+#define VAULT_BOX_MAX 4096
+#define VAULT_BOX_LABEL_MAX 64
+int vault_box_seal(struct vault *v, const char *label, const char *context, const void *plain, size_t len,
+		   char **out);
+int vault_box_open(struct vault *v, const char *label, const char *context, const char *box, char **out);
+
 /* Cache statistics for /metrics. */
 void vault_cache_stats(struct vault *v, uint64_t *hits, uint64_t *misses, size_t *entries);
 

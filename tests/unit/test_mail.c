@@ -1087,6 +1087,69 @@ static void t_autoresponse(void **state)
 	fx_free(&f);
 }
 
+/* The invitation: one recipient, the link in the text, and an account
+ * name that tries to add a header stays one line of the subject. */
+static void t_invite(void **state)
+{
+	static const char *const want[] = { "Date", "From", "To", "Subject", "Message-ID",
+					    "Auto-Submitted", "MIME-Version", "Content-Type",
+					    "Content-Transfer-Encoding", NULL };
+	const char *url = "https://inlet.example/#/invite/inlet_iv_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfG";
+	struct arena *a = arena_create(0);
+	struct mail_invite in = {
+		.from = "Inlet <noreply@inlet.example>", .to = "bea@example.com", .account = "Acme\r\nBcc: evil@evil.example",
+		.inviter = "ada@example.com", .role = "admin", .url = url, .expires_ms = 1796000000000LL,
+		.message_id = "inv_abc-DEF_1", .date_ms = 1795000000000LL,
+	};
+	struct mail_envelope env;
+	struct buf out;
+	struct msg *g;
+
+	(void)state;
+	buf_init(&out, 0);
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), 0);
+	g = parse(a, out.data, out.len);
+	expect_headers(&g->h, want);
+	assert_null(hget(&g->h, "Bcc"));
+	assert_string_equal(hget(&g->h, "To"), "bea@example.com");
+	assert_string_equal(hget(&g->h, "Subject"), "You are invited to Acme Bcc: evil@evil.example on Inlet");
+	assert_string_equal(hget(&g->h, "Message-ID"), "<inv_abc-DEF_1.invite@inlet.example>");
+	assert_string_equal(hget(&g->h, "Auto-Submitted"), "auto-generated");
+	assert_non_null(strstr(g->text, url));
+	assert_non_null(strstr(g->text, "ada@example.com invited you to join \"Acme Bcc: evil@evil.example\" on Inlet as an admin."));
+	assert_int_equal(env.nrcpt, 1);
+	assert_string_equal(env.rcpt[0], "bea@example.com");
+	assert_string_equal(env.from, "noreply@inlet.example");
+
+	/* Without an inviter (an API key invited), and as a viewer. */
+	buf_reset(&out);
+	in.inviter = NULL;
+	in.role = "viewer";
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), 0);
+	g = parse(a, out.data, out.len);
+	assert_non_null(strstr(g->text, "Someone invited you"));
+	assert_non_null(strstr(g->text, "as a viewer."));
+
+	/* Refusals: nothing is appended. */
+	buf_reset(&out);
+	in.url = "javascript:alert(1)";
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), INLET_EINVAL);
+	in.url = "https://inlet.example/#/invite/x\r\nBcc: evil@evil.example";
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), INLET_EINVAL);
+	in.url = url;
+	in.role = "king";
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), INLET_EINVAL);
+	in.role = "member";
+	in.to = "bea@example.com\r\nBcc: evil@evil.example";
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), INLET_EINVAL);
+	in.to = "bea@example.com";
+	in.message_id = "inv <1>";
+	assert_int_equal(mail_compose_invite(a, &in, &out, &env), INLET_EINVAL);
+	assert_int_equal(out.len, 0);
+	buf_free(&out);
+	arena_destroy(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(t_size_cap),
 		cmocka_unit_test(t_refusals),
 		cmocka_unit_test(t_autoresponse),
+		cmocka_unit_test(t_invite),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1269,6 +1269,52 @@ static void hex_is(const uint8_t *b, const char *want)
 	assert_string_equal(hex, want);
 }
 
+/* ---- boxes ---- */
+
+static void test_box(void **state)
+{
+	struct fx *fx = *state;
+	struct vault *other = open_env(master_b, 4);
+	const char *link = "https://inlet.example/#/invite/inlet_iv_secret";
+	char *box = NULL, *back = NULL, *box2 = NULL;
+	uint8_t raw[VAULT_BOX_MAX + VAULT_SEAL_OVERHEAD];
+	size_t n = 0;
+
+	assert_int_equal(vault_box_seal(fx->v, "invite-link", "inv_1", link, strlen(link), &box), 0);
+	assert_null(strstr(box, "inlet_iv_secret"));
+	assert_int_equal(vault_box_open(fx->v, "invite-link", "inv_1", box, &back), 0);
+	assert_string_equal(back, link);
+	free(back);
+	/* Fresh nonces: the same secret twice gives two boxes. */
+	assert_int_equal(vault_box_seal(fx->v, "invite-link", "inv_1", link, strlen(link), &box2), 0);
+	assert_string_not_equal(box, box2);
+	free(box2);
+	box2 = NULL;
+	/* Another row, purpose or master key: no opening. */
+	assert_int_equal(vault_box_open(fx->v, "invite-link", "inv_2", box, &back), INLET_ETAMPERED);
+	assert_null(back);
+	assert_int_equal(vault_box_open(fx->v, "other", "inv_1", box, &back), INLET_ETAMPERED);
+	assert_int_equal(vault_box_open(other, "invite-link", "inv_1", box, &back), INLET_ETAMPERED);
+	/* Every changed byte is caught. */
+	assert_int_equal(b64_decode(raw, sizeof(raw), &n, box, strlen(box)), 0);
+	for (size_t i = 1; i < n; i++) {
+		char *b64 = xmalloc(b64url_encoded_size(n));
+
+		raw[i] ^= 0x01;
+		b64url_encode(b64, raw, n);
+		assert_int_equal(vault_box_open(fx->v, "invite-link", "inv_1", b64, &back), INLET_ETAMPERED);
+		raw[i] ^= 0x01;
+		free(b64);
+	}
+	/* Not a box at all, and bad arguments. */
+	assert_int_equal(vault_box_open(fx->v, "invite-link", "inv_1", "AAAA", &back), INLET_EINVAL);
+	assert_int_equal(vault_box_open(fx->v, "invite-link", "inv_1", "not base64!", &back), INLET_EINVAL);
+	assert_int_equal(vault_box_seal(fx->v, "", "inv_1", link, strlen(link), &box2), INLET_EINVAL);
+	assert_null(box2);
+	free(box);
+	vault_destroy(other);
+}
+
 static void test_hashes(void **state)
 {
 	struct fx *fx = *state;
@@ -1370,6 +1416,7 @@ int main(void)
 		cmocka_unit_test(test_cache_eviction),
 		cmocka_unit_test(test_cache_refcount),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test_setup_teardown(test_box, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashes, setup, teardown),
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_password),
