@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "ingest/fields.h"
 #include "ingest/header.h"
 #include "jobs/mail.h"
 
@@ -47,6 +48,7 @@ void settings_free(struct settings *s)
 	free(s->autoresponse.subject);
 	free(s->autoresponse.text);
 	free(s->subject_template);
+	free(s->honeypot);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -319,6 +321,12 @@ int settings_from_json(json_object *o, struct settings *s, char *err, size_t err
 	if ((rc = get_text(o, "subject_template", "subject_template", MAIL_SUBJECT_MAX, 1, &s->subject_template,
 			   err, errsize)))
 		goto out;
+	if ((rc = get_text(o, "honeypot", "honeypot", 64, 1, &s->honeypot, err, errsize)))
+		goto out;
+	if (s->honeypot && fields_is_special(s->honeypot)) {
+		rc = bad(err, errsize, "honeypot must name an ordinary field (_gotcha always is one)");
+		goto out;
+	}
 out:
 	if (rc)
 		settings_free(s);
@@ -385,6 +393,7 @@ json_object *settings_to_json(const struct settings *s)
 	json_object_object_add(o, "autoresponse", f);
 	json_object_object_add(o, "subject_template",
 			       s->subject_template ? json_object_new_string(s->subject_template) : NULL);
+	json_object_object_add(o, "honeypot", s->honeypot ? json_object_new_string(s->honeypot) : NULL);
 	return o;
 }
 

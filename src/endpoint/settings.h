@@ -45,6 +45,10 @@ struct settings {
 		char *text;             /* NULL only when never set */
 	} autoresponse;
 	char *subject_template;    /* NULL: "New submission to {endpoint}" */
+	/* A field of the owner's naming that people leave empty (hidden by the
+	 * page) and bots fill, as _gotcha is always: filled, the post is kept
+	 * as spam. NULL: _gotcha only. */
+	char *honeypot;
 };
 
 #define SETTINGS_RETENTION_MAX_DAYS 3650 /* ten years */

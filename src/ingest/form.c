@@ -600,6 +600,8 @@ void form_post(struct http_req *r)
 	meta_str(&w, "next", next);
 	meta_str(&w, "format", fields_str(&fs, 1, "_format"));
 	gotcha = fields_str(&fs, 1, "_gotcha");
+	if (!(gotcha && *gotcha) && f->ep->settings.honeypot)
+		gotcha = fields_str(&fs, 0, f->ep->settings.honeypot);
 	if (gotcha && *gotcha)
 		meta_str(&w, "spam_reason", "honeypot");
 	jsonw_close(&w, '}');

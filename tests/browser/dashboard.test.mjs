@@ -410,6 +410,15 @@ test('team: an invited viewer joins through the link and sees no Spam, Trash or 
       assert.equal(await panel.getByRole('button', { name, exact: true }).count(), 0, `no ${name} button for a viewer`);
     }
     await shot(p, 'viewer-detail');
+    // The server refuses it too: the viewer's own session, with its CSRF token.
+    const subId = await p.locator('tr[data-id]').first().getAttribute('data-id');
+    const refused = await p.evaluate(async (id) => {
+      const s = await (await fetch('/api/v1/auth/session')).json();
+      const del = await fetch(`/api/v1/submissions/${id}`, { method: 'DELETE', headers: { 'X-CSRF-Token': s.csrf_token } });
+      const patch = await fetch(`/api/v1/submissions/${id}`, { method: 'PATCH', headers: { 'X-CSRF-Token': s.csrf_token, 'Content-Type': 'application/json' }, body: '{"status":"inbox"}' });
+      return [del.status, (await del.json()).error.code, patch.status];
+    }, subId);
+    assert.deepEqual(refused, [403, 'forbidden', 403], 'a viewer\'s delete and status change are refused');
   } finally {
     await other.close();
   }

@@ -188,6 +188,28 @@ test('honeypot: the same success answer, stored as spam', T, async () => {
   assert.equal(inbox.json.data.length, 0);
 });
 
+test('honeypot setting: a field the owner names works as _gotcha does; specials refused', T, async () => {
+  const ep = await createEndpoint(api, 'honeypot-named', { honeypot: 'website' });
+  assert.equal(ep.settings.honeypot, 'website');
+  const caught = await submit(ep.key, 'multipart', [{ name: 'message', value: 'hi' }, { name: 'website', value: 'http://bot.example' }]);
+  assert.equal(caught.sub.status, 'spam');
+  assert.equal(caught.sub.meta.spam_reason, 'honeypot');
+  const empty = await submit(ep.key, 'urlencoded', [['message', 'hello'], ['website', '']]);
+  assert.equal(empty.sub.status, 'inbox', 'left empty: a person');
+  const gotcha = await submit(ep.key, 'urlencoded', [['message', 'x'], ['_gotcha', 'bot']]);
+  assert.equal(gotcha.sub.status, 'spam', '_gotcha still works');
+  const plain = await createEndpoint(api, 'honeypot-unnamed');
+  assert.equal(plain.settings.honeypot, null);
+  assert.equal((await submit(plain.key, 'urlencoded', [['website', 'x']])).sub.status, 'inbox');
+  for (const bad of ['_next', 42, 'x'.repeat(65)]) {
+    const r = await api.patch(`/api/v1/endpoints/${ep.id}`, { settings: { honeypot: bad } });
+    assert.equal(r.status, 400, `${JSON.stringify(bad)} → ${r.status}`);
+  }
+  const off = await api.patch(`/api/v1/endpoints/${ep.id}`, { settings: { honeypot: null } });
+  assert.equal(off.status, 200, off.text);
+  assert.equal(off.json.settings.honeypot, null);
+});
+
 test('metadata: user agent, referrer, origin', T, async () => {
   const ep = await createEndpoint(api, 'meta');
   const { sub } = await submit(ep.key, 'urlencoded', [['m', '1']], {

@@ -11,7 +11,7 @@ import { Confirm } from '../ui/dialog.jsx';
 import { toast, showError } from '../ui/toast.jsx';
 
 const KNOWN = ['redirect_url', 'allowed_origins', 'required_fields', 'files', 'active', 'ip', 'rate_limit',
-  'shard_threshold', 'notify', 'autoresponse', 'subject_template', 'retention_days'];
+  'shard_threshold', 'notify', 'autoresponse', 'subject_template', 'retention_days', 'honeypot'];
 const MIB = 1024 * 1024;
 
 const lines = (s) => s.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
@@ -42,6 +42,7 @@ function draftOf(ep) {
     rl_burst: rl.burst ?? '',
     notify: (s.notify || []).join('\n'),
     subject_template: s.subject_template || '',
+    honeypot: s.honeypot || '',
     ar_enabled: !!ar.enabled,
     ar_subject: ar.subject || '',
     ar_text: ar.text || '',
@@ -64,6 +65,7 @@ function bodyOf(d, ep) {
     rate_limit: { per_minute: int(d.rl_per_minute), burst: int(d.rl_burst) },
     notify: lines(d.notify),
     subject_template: orNull(d.subject_template),
+    honeypot: orNull(d.honeypot),
     autoresponse: { enabled: d.ar_enabled, subject: orNull(d.ar_subject), text: orNull(d.ar_text) },
     retention_days: int(d.retention_days) ?? 0,
     shard_threshold: int(d.shard_threshold) ?? 0,
@@ -156,7 +158,11 @@ export function SettingsPage({ ep, onSaved }) {
               </div>
             )}
             {forms && (
-              <p class="hint">Honeypot: a post that fills in the hidden <code>{(ep.settings && ep.settings.honeypot) || '_gotcha'}</code> field is filed as spam (the Setup snippets include it).</p>
+              <div class="field">
+                <label for="st-honeypot">Honeypot field</label>
+                <input id="st-honeypot" placeholder="e.g. website" value={d.honeypot} onInput={set('honeypot')} />
+                <p class="hint">A hidden field people leave empty and bots fill in: such a post is filed as spam. <code>_gotcha</code> always works; name another field here if your form already has one (the Setup snippets use it).</p>
+              </div>
             )}
             <div class="grid-3">
               <div class="field">
