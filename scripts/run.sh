@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: starts build/inlet on the embedded default (./data, 127.0.0.1:8080)
-# and says how to create the first account and API key.
+# and says where the dashboard is (its first page creates the first account).
 set -eu
 cd "$(dirname "$0")/.."
 data=${INLET_DATA_DIR:-./data}
@@ -9,7 +9,11 @@ cat <<TXT
 
   Inlet is starting on http://$listen  (data in $data)
 
-  In another terminal, create the first account and an API key:
+  The dashboard:  http://$listen/
+  On the first start it offers to create your account; then create an
+  endpoint there and paste its HTML snippet into your page.
+
+  Or from a terminal, the first account and an API key:
     printf '%s' 'choose-a-long-password' | build/inlet init --data $data --email you@example.com --password-stdin
     build/inlet keys create --data $data --account <account id printed above> --name cli
 
