@@ -20,6 +20,7 @@
 #include "store/queue.h"
 #include "store/tenant.h"
 #include "store/webhooks.h"
+#include "vault/pubid.h"
 #include "vault/vault.h"
 
 #define URL_MAX 2048
@@ -398,6 +399,27 @@ void api_delivery_redeliver(struct http_req *r)
 	json_object_put(o);
 }
 
+/* Exports and imports are known to the API by their own ids (exp_…,
+ * imp_…, naming the endpoint too): the list gives them, so a client can
+ * open the export's file or the import's report from it. */
+static void job_ref(struct app *app, const struct queue_job *j, json_object *o, struct arena *a)
+{
+	const char *prefix = strcmp(j->kind, "export.run") == 0 ? "exp_" :
+			     strcmp(j->kind, "import.run") == 0 ? "imp_" : NULL;
+	struct queue_job full;
+	json_object *p, *v;
+	char pid[PUBID_MAX];
+
+	if (!prefix || queue_get(app->queue, j->id, a, &full) || !full.payload)
+		return;
+	p = json_tokener_parse((const char *)full.payload);
+	if (p && json_object_object_get_ex(p, "endpoint_id", &v)) {
+		pubid_encode(app->ids, prefix, j->id, json_object_get_int64(v), pid);
+		json_object_object_add(o, "ref", json_object_new_string(pid));
+	}
+	json_object_put(p);
+}
+
 void api_jobs_list(struct http_req *r)
 {
 	struct app *app = http_app(r);
@@ -443,6 +465,7 @@ void api_jobs_list(struct http_req *r)
 
 		json_object_object_add(j, "id", json_object_new_int64(jobs[i].id));
 		json_object_object_add(j, "kind", json_object_new_string(jobs[i].kind));
+		job_ref(app, &jobs[i], j, http_arena(r));
 		json_object_object_add(j, "lane", json_object_new_string(queue_lane_name(jobs[i].lane)));
 		json_object_object_add(j, "state", json_object_new_string(queue_state_name(jobs[i].state)));
 		json_object_object_add(j, "attempts", json_object_new_int(jobs[i].attempts));

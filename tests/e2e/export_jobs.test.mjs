@@ -68,6 +68,13 @@ test('an export job writes the file; its download equals the streamed export', T
   const jobs = (await api.get('/api/v1/jobs?kind=export.run')).json.data;
   assert.equal(jobs.length, 3);
   assert.ok(jobs.every((j) => j.state === 'done' && j.progress === 300));
+  // Each names its export, whose file the list can then link to.
+  for (const j of jobs) {
+    assert.match(j.ref, /^exp_/);
+    const e = await api.get(`/api/v1/exports/${j.ref}`);
+    assert.equal(e.status, 200, e.text);
+    assert.equal(e.json.state, 'done');
+  }
 });
 
 test('bad requests, isolation, and a download before the end', T, async () => {

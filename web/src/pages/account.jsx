@@ -1,7 +1,7 @@
 // The account and the user: usage, sessions (where you are logged in, with
 // revoke) and the background jobs (exports, imports) with their progress.
 import { useEffect, useState } from 'preact/hooks';
-import { get, del } from '../core/api.js';
+import { get, del, linkUrl } from '../core/api.js';
 import { num } from '../core/format.js';
 import { logout } from '../core/session.js';
 import { Loading, ErrorBox, Time, Badge, PageHead, Empty } from '../ui/common.jsx';
@@ -133,7 +133,11 @@ function Jobs() {
                       : j.progress ? num(j.progress) : <span class="muted">—</span>}
                   </td>
                   <td data-label="Created"><Time t={j.created_at} /></td>
-                  <td data-label="Note" class="trunc muted">{j.last_error || (j.attempts > 1 ? `attempt ${j.attempts} of ${j.max_attempts}` : '')}</td>
+                  <td data-label="Note" class="trunc muted">
+                    {j.ref && j.state === 'done' && j.kind === 'export.run'
+                      ? <a href={linkUrl(`/exports/${j.ref}/file`)} download>Download</a>
+                      : j.last_error || (j.attempts > 1 ? `attempt ${j.attempts} of ${j.max_attempts}` : '')}
+                  </td>
                 </tr>
               ))}
             </tbody>
