@@ -665,7 +665,8 @@ out:
 	return rc;
 }
 
-int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out)
+/* One integer that sql (one ?, the endpoint) selects; 0 when no row. */
+static int read_int(struct substore *s, const char *sql, int64_t endpoint_id, int64_t *out)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
@@ -674,7 +675,7 @@ int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out)
 	*out = 0;
 	if ((rc = db_pool_acquire(s->readers, &db)))
 		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT total FROM endpoint_counts WHERE endpoint_id=?", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rc = INLET_EDB;
 		goto out;
 	}
@@ -687,27 +688,15 @@ out:
 	return rc;
 }
 
+int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out)
+{
+	return read_int(s, "SELECT total FROM endpoint_counts WHERE endpoint_id=?", endpoint_id, out);
+}
+
 int substore_last(struct substore *s, int64_t endpoint_id, int64_t *id)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	*id = 0;
-	if ((rc = db_pool_acquire(s->readers, &db)))
-		return rc;
 	/* The (endpoint_id, id) index answers MAX from its last entry. */
-	if (sqlite3_prepare_v2(db, "SELECT MAX(id) FROM submissions WHERE endpoint_id=?", -1, &st, NULL) != SQLITE_OK) {
-		rc = INLET_EDB;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-out:
-	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
-	return rc;
+	return read_int(s, "SELECT MAX(id) FROM submissions WHERE endpoint_id=?", endpoint_id, id);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
