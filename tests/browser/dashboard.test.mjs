@@ -16,14 +16,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
 import { makeDataDir, makeTempDir, startServer, cleanup, SCALE, REPO_ROOT } from '../lib/inlet.mjs';
+import { launchChromium, startSite } from '../lib/browser.mjs';
 
 const T = { timeout: 120_000 * SCALE };
 const WAIT = 20_000 * SCALE;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const VIEWPORT = { width: 1280, height: 800 };
 const PHONE = { width: 360, height: 740 };
 
@@ -107,22 +104,10 @@ before(async () => {
   shots = process.env.SCREENSHOT_DIR ? path.resolve(process.env.SCREENSHOT_DIR) : await makeTempDir('inlet-shots-');
   await mkdir(shots, { recursive: true });
 
-  site = http.createServer((req, res) => {
-    const html = sitePages.get(new URL(req.url, 'http://x').pathname);
-    res.writeHead(html === undefined ? 404 : 200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(html ?? 'not found');
-  });
-  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
-  siteUrl = `http://127.0.0.1:${site.address().port}`;
+  site = await startSite(sitePages);
+  siteUrl = site.url;
 
-  const tmp = await makeTempDir('inlet-chromium-');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    env: { ...process.env, TMPDIR: tmp, HOME: tmp },
-    timeout: 60_000 * SCALE,
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
   context.on('page', watch);
   page = await context.newPage();
@@ -138,7 +123,7 @@ function watch(p) {
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
-  if (site) await new Promise((resolve) => site.close(resolve));
+  if (site) await site.close();
   if (proxy) await new Promise((resolve) => proxy.close(resolve));
   await cleanup();
 });

@@ -14,9 +14,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
 import { apiClient } from '../lib/http.mjs';
+import { launchChromium } from '../lib/browser.mjs';
 import { assertShape, prefixed } from '../lib/match.mjs';
 import {
   createEventsEndpoint, issueShape, issuesMatching, theIssue, issueEvents, getEvent, sessionTotals, statsToday,
@@ -25,12 +25,8 @@ import {
 
 const T = { timeout: 120_000 * SCALE };
 const WAIT_MS = 30_000 * SCALE;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-// The network here is closed: no QUIC, no background fetches, no updates.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // Reporting API reports go out after ~100 ms instead of about a minute.
-  '--short-reporting-delay'];
+// Reporting API reports go out after ~100 ms instead of about a minute.
+const EXTRA_CHROMIUM_ARGS = ['--short-reporting-delay'];
 
 let inlet;
 let api;
@@ -46,19 +42,12 @@ before(async () => {
   site = await startSite();
 
   const cert = await selfSignedCert();
-  const args = [...CHROMIUM_ARGS];
+  const args = [...EXTRA_CHROMIUM_ARGS];
   if (cert) {
     secure = { cert, site: await startSite({ tls: cert }), proxy: await startTlsProxy(inlet.url, cert) };
     args.push(`--ignore-certificate-errors-spki-list=${cert.spki}`);
   }
-  const tmp = await makeTempDir('inlet-chromium-');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args,
-    env: { ...process.env, TMPDIR: tmp, HOME: tmp },
-    timeout: 60_000 * SCALE,
-  });
+  browser = await launchChromium(args);
 });
 
 after(async () => {

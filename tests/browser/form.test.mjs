@@ -6,17 +6,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, listAll, htmlEscape, postForm } from '../lib/http.mjs';
+import { launchChromium, startSite } from '../lib/browser.mjs';
 
 const T = { timeout: 120_000 * SCALE };
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-// The network here is closed: no QUIC, no background fetches, no updates.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let inlet;
 let api;
@@ -31,37 +26,14 @@ before(async () => {
   inlet = await startServer(data);
   api = apiClient(inlet.url, acct.token);
 
-  site = http.createServer((req, res) => {
-    const html = pages.get(new URL(req.url, 'http://x').pathname);
-    if (req.method === 'GET' && html !== undefined) {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end(html);
-    } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('not found');
-    }
-  });
-  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
-  siteUrl = `http://127.0.0.1:${site.address().port}`;
-
-  // A fresh user-data-dir: chromium.launch() always makes a new temporary
-  // profile (playwright_chromiumdev_profile-*) and deletes it on close; it
-  // refuses a --user-data-dir in args (that is launchPersistentContext's
-  // job). HOME and TMPDIR point the browser's other writes (.pki, crash
-  // dumps, shared memory files) into a temporary folder removed by cleanup().
-  const tmp = await makeTempDir('inlet-chromium-');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    env: { ...process.env, TMPDIR: tmp, HOME: tmp },
-    timeout: 60_000 * SCALE,
-  });
+  site = await startSite(pages);
+  siteUrl = site.url;
+  browser = await launchChromium();
 });
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
-  if (site) await new Promise((resolve) => site.close(resolve));
+  if (site) await site.close();
   await cleanup();
 });
 

@@ -6,16 +6,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, listAll, htmlEscape } from '../lib/http.mjs';
+import { launchChromium, startSite } from '../lib/browser.mjs';
 
 const T = { timeout: 120_000 * SCALE };
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let inlet;
 let api;
@@ -29,23 +25,14 @@ before(async () => {
   const acct = await newAccount(data);
   inlet = await startServer(data);
   api = apiClient(inlet.url, acct.token);
-  site = http.createServer((req, res) => {
-    const html = pages.get(new URL(req.url, 'http://x').pathname);
-    res.writeHead(html === undefined ? 404 : 200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(html ?? 'not found');
-  });
-  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
-  siteUrl = `http://127.0.0.1:${site.address().port}`;
-  const tmp = await makeTempDir('inlet-chromium-');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
-    env: { ...process.env, TMPDIR: tmp, HOME: tmp }, timeout: 60_000 * SCALE,
-  });
+  site = await startSite(pages);
+  siteUrl = site.url;
+  browser = await launchChromium();
 });
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
-  if (site) await new Promise((resolve) => site.close(resolve));
+  if (site) await site.close();
   await cleanup();
 });
 
