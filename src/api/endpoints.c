@@ -67,6 +67,12 @@ static json_object *endpoint_json(struct app *app, const struct endpoint *e)
 
 		substore_last(app_subs(app, e->id), e->id, &last);
 		json_object_object_add(o, "last_submission_at", last ? api_time_json(sub_id_ms(last)) : NULL);
+	} else {
+		int64_t events = 0, last = 0;
+
+		evstore_totals(app_subs(app, e->id), e->id, &events, &last);
+		json_object_object_add(o, "event_count", json_object_new_int64(events));
+		json_object_object_add(o, "last_event_at", last ? api_time_json(last) : NULL);
 	}
 	/* Where its submissions live: "shared", or its own database. */
 	json_object_object_add(o, "location", json_object_new_string(

@@ -143,6 +143,9 @@ int evstore_event_nav(struct substore *s, int64_t issue_id, int64_t id, int64_t 
 int evstore_recent(struct substore *s, int64_t endpoint_id, size_t limit, struct arena *a,
 		   struct ev_row **rows, size_t *n);
 int evstore_event_count(struct substore *s, int64_t endpoint_id, int64_t *out);
+/* The events the endpoint's issues have counted and their latest
+ * last_seen (ms): read from the issues alone, so cheap for a list. */
+int evstore_totals(struct substore *s, int64_t endpoint_id, int64_t *events, int64_t *last_seen);
 
 /* ---- graphs and counters ----------------------------------------------- */
 

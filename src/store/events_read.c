@@ -264,6 +264,32 @@ int evstore_event_count(struct substore *s, int64_t endpoint_id, int64_t *out)
 	return *out < 0 ? INLET_EDB : 0;
 }
 
+int evstore_totals(struct substore *s, int64_t endpoint_id, int64_t *events, int64_t *last_seen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*events = *last_seen = 0;
+	if ((rc = db_pool_acquire(s->readers, &db)))
+		return rc;
+	/* One row per issue, not per event: the issues' own counters. */
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(count),0), COALESCE(MAX(last_seen),0) FROM issues"
+				   " WHERE endpoint_id=?", -1, &st, NULL) != SQLITE_OK) {
+		rc = INLET_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, endpoint_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*events = sqlite3_column_int64(st, 0);
+		*last_seen = sqlite3_column_int64(st, 1);
+	}
+out:
+	sqlite3_finalize(st);
+	db_pool_release(s->readers, db);
+	return rc;
+}
+
 /* ---- graphs and counters --------------------------------------------------- */
 
 static int points(struct rd *r, int ncols, struct arena *a, struct ev_point **pts, size_t *n)

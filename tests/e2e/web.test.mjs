@@ -167,3 +167,20 @@ test('the account answers its usage: endpoints, stored rows, this month', T, asy
   assert.ok(u.this_month.submissions >= today.submissions, JSON.stringify(u));
   assert.ok(u.this_month.api >= 1);
 });
+
+test('an events endpoint answers its event count and last event', T, async () => {
+  const ep = await createEndpoint(api, 'project', undefined, 'events');
+  assert.equal(ep.event_count, 0);
+  assert.equal(ep.last_event_at, null);
+  for (const message of ['a is undefined', 'a is undefined', 'b is null']) {
+    const r = await request(`${inlet.url}/v1/${ep.key}/event`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: { name: 'TypeError', message, type: 1, uri: 'https://shop.example/', meta: { _c: 'd', _v: '0.6.1' },
+        stack: `TypeError: ${message}\n    at f (https://shop.example/app.js:1:1)` },
+    });
+    assert.equal(r.status, 200, r.text);
+  }
+  const got = (await api.get(`/api/v1/endpoints/${ep.id}`)).json;
+  assert.equal(got.event_count, 3);
+  assert.ok(Math.abs(Date.now() - Date.parse(got.last_event_at)) < 60_000, got.last_event_at);
+});

@@ -28,13 +28,9 @@ async function figures(ep) {
   return { series, last };
 }
 
-/** Forms carry last_submission_at; an events endpoint's is its latest issue's last_seen. */
+/** Forms carry last_submission_at, events endpoints last_event_at. */
 function lastActivity(ep) {
-  if ('last_submission_at' in ep) return ep.last_submission_at;
-  if (ep.kind === 'events') {
-    return get(`/endpoints/${ep.id}/issues`, { limit: 1, sort: 'last_seen' }).then((r) => r.data[0] && r.data[0].last_seen, () => null);
-  }
-  return get(`/endpoints/${ep.id}/submissions`, { limit: 1 }).then((r) => r.data[0] && r.data[0].created_at, () => null);
+  return ep.kind === 'events' ? ep.last_event_at : ep.last_submission_at;
 }
 
 export function EndpointsPage() {
