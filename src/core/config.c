@@ -125,7 +125,7 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS_PER_IP", &c->max_per_ip, 0, 1000000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_CONNECTION_TIMEOUT", &c->timeout_s, 1, 3600, err, errsize);
 	rc = rc ? rc : env_uint("INLET_NODE_ID", &c->node_id, 0, 255, err, errsize);
-	rc = rc ? rc : env_size("INLET_TRUST_PROXY", &trust, 0, 1, err, errsize);
+	rc = rc ? rc : env_size("INLET_TRUST_PROXY", &trust, 0, 8, err, errsize);
 	rc = rc ? rc : env_size("INLET_KEY_CACHE", &c->key_cache, 1, 1000000, err, errsize);
 	rc = rc ? rc : env_size("INLET_SHARD_THRESHOLD", &c->shard_threshold, 0, (size_t)1 << 40, err, errsize);
 	rc = rc ? rc : env_size("INLET_MOVE_BATCH", &c->move_batch, 1, 1000000, err, errsize);

@@ -18,7 +18,8 @@ struct config {
 	unsigned max_connections; /* INLET_MAX_CONNECTIONS; default 4096 */
 	unsigned max_per_ip;      /* INLET_MAX_CONNECTIONS_PER_IP; default 0 = off */
 	unsigned timeout_s;       /* INLET_CONNECTION_TIMEOUT; idle seconds, default 30 */
-	int trust_proxy;          /* INLET_TRUST_PROXY=1: client IP from X-Forwarded-For */
+	int trust_proxy;          /* INLET_TRUST_PROXY=N: N proxies of ours in front; the client IP is the
+				   * address N entries from the right of X-Forwarded-For */
 	unsigned node_id;         /* INLET_NODE_ID 0..255, goes into submission ids */
 	size_t key_cache;         /* INLET_KEY_CACHE; unwrapped data keys kept, default 1024 */
 	size_t shard_threshold;   /* INLET_SHARD_THRESHOLD; an endpoint past this many submissions

@@ -435,13 +435,35 @@ static void client_ip(struct http_req *r)
 
 	snprintf(r->ip, sizeof(r->ip), "unknown");
 	if (r->srv->cfg.trust_proxy && (xff = http_header(r, "X-Forwarded-For"))) {
-		/* The left-most address is the client as the first proxy saw it. */
-		size_t n = strcspn(xff, ", ");
+		/* Each proxy appends the address it saw: with trust_proxy hops of
+		 * our own in front, the one they saw is that many entries from the
+		 * right. Entries further left are whatever the client sent. */
+		const char *end = xff + strlen(xff), *p = end;
+		unsigned hop = 0;
 
-		if (n > 0 && n < sizeof(r->ip)) {
-			memcpy(r->ip, xff, n);
-			r->ip[n] = '\0';
-			return;
+		while (p > xff) {
+			const char *stop = p;
+
+			while (p > xff && p[-1] != ',')
+				p--;
+			if (++hop == (unsigned)r->srv->cfg.trust_proxy) {
+				const char *b = p;
+				size_t n;
+
+				while (b < stop && *b == ' ')
+					b++;
+				n = (size_t)(stop - b);
+				while (n > 0 && b[n - 1] == ' ')
+					n--;
+				if (n > 0 && n < sizeof(r->ip)) {
+					memcpy(r->ip, b, n);
+					r->ip[n] = '\0';
+					return;
+				}
+				break;
+			}
+			if (p > xff)
+				p--; /* the comma */
 		}
 	}
 	if (!ci || !ci->client_addr)

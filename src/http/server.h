@@ -18,7 +18,7 @@ struct http_config {
 	unsigned max_per_ip;       /* 0: no per-IP limit (the usual case behind a proxy) */
 	unsigned timeout_s;        /* idle connection timeout */
 	size_t body_max;           /* default body cap for routes that give none */
-	int trust_proxy;           /* take the client IP from X-Forwarded-For */
+	int trust_proxy;           /* hops of our own proxies: the client IP from X-Forwarded-For */
 };
 
 /* Starts serving routes (a table ending with a NULL method). app is handed
