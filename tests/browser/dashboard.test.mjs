@@ -412,6 +412,24 @@ test('team: an invited viewer joins through the link and sees no Spam, Trash or 
   await shot(page, 'team');
 });
 
+test('a second account: created from the sidebar, switched to and back with the switcher', T, async () => {
+  await page.goto(`${dash}/#/`);
+  await page.getByRole('heading', { name: 'Endpoints' }).waitFor({ timeout: WAIT });
+  await page.getByRole('button', { name: '+ New account' }).click();
+  await page.fill('#new-account-name', 'Side project');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const switcher = page.getByRole('combobox', { name: 'Account' });
+  await switcher.waitFor({ timeout: WAIT });
+  assert.equal(await switcher.locator('option:checked').textContent(), 'Side project');
+  // The new account is empty: its endpoints list has none of Acme's.
+  await page.getByRole('heading', { name: 'Endpoints' }).waitFor({ timeout: WAIT });
+  await page.getByText('Contact', { exact: true }).waitFor({ state: 'detached', timeout: WAIT });
+  const accounts = await page.evaluate(async () => (await (await fetch('/api/v1/accounts')).json()).data);
+  assert.deepEqual(accounts.map((a) => [a.name, a.role]).sort(), [['Acme', 'owner'], ['Side project', 'owner']]);
+  await switcher.selectOption({ label: 'Acme' });
+  await page.locator('tr', { hasText: 'Contact' }).first().waitFor({ timeout: WAIT });
+});
+
 test('no page had an uncaught error or a CSP violation', T, async () => {
   assert.deepEqual(problems, []);
 });
