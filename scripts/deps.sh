@@ -8,10 +8,10 @@
 set -euo pipefail
 
 want=(build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libssl-dev
-      libjson-c-dev libargon2-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev)
+      libjson-c-dev libargon2-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev libhiredis-dev)
 case "${1:-build}" in
   build) ;;
-  test)  want+=(libcmocka-dev nodejs npm chromium curl sqlite3 python3-aiosmtpd openssl nginx-light) ;;
+  test)  want+=(libcmocka-dev nodejs npm chromium curl sqlite3 python3-aiosmtpd openssl nginx-light redis-server) ;;
   bench) want+=(wrk nginx-light curl sqlite3) ;;
   fuzz)  want+=(clang libclang-rt-14-dev) ;;
   *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;

@@ -265,7 +265,7 @@ void api_endpoint_patch(struct http_req *r)
 		http_error_rc(r, rc);
 		goto out;
 	}
-	ep_cache_invalidate(app->endpoints, e.key);
+	ep_cache_invalidate(app->endpoints, e.id);
 	if ((rc = tenant_endpoint_get(app->tenant, aid, id, http_arena(r), &e)))
 		http_error_rc(r, rc);
 	else
@@ -299,7 +299,7 @@ void api_endpoint_delete(struct http_req *r)
 		http_error_rc(r, rc);
 		return;
 	}
-	ep_cache_invalidate(app->endpoints, e.key);
+	ep_cache_invalidate(app->endpoints, e.id);
 	/* Its rows may be in the shared store, its own database, or (mid-move)
 	 * both: purge the shared store always, then drop its own database. */
 	if ((rc = substore_delete_endpoint(app->shared, e.id)))

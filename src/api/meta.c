@@ -3,6 +3,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/redis.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/metrics.h"
@@ -48,6 +49,10 @@ void api_healthz(struct http_req *r)
 	json_object_object_add(stores, "blobs", json_object_new_string("ok"));
 	json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "degraded"));
 	json_object_object_add(o, "stores", stores);
+	/* Shared limits and fan-out; without Redis a node works alone (local
+	 * limits, its own streams), so a down Redis is said, not failed on. */
+	if (app->redis)
+		json_object_object_add(o, "redis", json_object_new_string(rds_check(app->redis) ? "down" : "ok"));
 	http_add_header(r, "Cache-Control", "no-store");
 	http_respond_json(r, ok ? 200 : 503, o);
 	json_object_put(o);

@@ -170,7 +170,7 @@ void api_webhooks_create(struct http_req *r)
 		goto out;
 	}
 	/* Posts to this endpoint now write the outbox. */
-	ep_cache_invalidate(app->endpoints, e.key);
+	ep_cache_invalidate(app->endpoints, e.id);
 	o = webhook_json(&w, e.pid);
 	json_object_object_add(o, "secret", json_object_new_string(secret)); /* shown once */
 	http_respond_json(r, 201, o);
@@ -277,7 +277,7 @@ void api_webhook_patch(struct http_req *r)
 		http_error_rc(r, rc);
 		goto out;
 	}
-	ep_cache_invalidate(app->endpoints, e.key);
+	ep_cache_invalidate(app->endpoints, e.id);
 	respond_webhook(r, 200, &w, &e);
 out:
 	free(events);
@@ -298,7 +298,7 @@ void api_webhook_delete(struct http_req *r)
 		http_error_rc(r, rc);
 		return;
 	}
-	ep_cache_invalidate(app->endpoints, e.key);
+	ep_cache_invalidate(app->endpoints, e.id);
 	http_respond_empty(r, 204);
 }
 

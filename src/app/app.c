@@ -9,6 +9,7 @@
 
 #include "app/evdicts.h"
 #include "app/live.h"
+#include "app/redis.h"
 #include "app/tally.h"
 #include "jobs/runner.h"
 #include "jobs/webhook.h"
@@ -57,6 +58,119 @@ static int open_smtp(struct app *a)
 	return 0;
 }
 
+/* ---- several nodes: what goes through Redis ---------------------------------
+ * "<prefix>:live"       "<account id>\n<endpoint pid>\n<type>\n<json>" per event
+ * "<prefix>:endpoints"  "<endpoint id>" per change of an endpoint's settings
+ * Ids are the rows' own: the nodes share one tenant store (PostgreSQL). */
+
+#define WIRE_MAX (24 + 48 + LIVE_TYPE_MAX + LIVE_DATA_MAX)
+
+static void forward_live(void *arg, int64_t account_id, const char *endpoint_pid, const char *type,
+			 const char *json)
+{
+	struct app *a = arg;
+	char wire[WIRE_MAX];
+	int n = snprintf(wire, sizeof(wire), "%lld\n%s\n%s\n%s", (long long)account_id, endpoint_pid, type, json);
+
+	if (a->redis && n > 0 && (size_t)n < sizeof(wire))
+		(void)rds_publish(a->redis, "live", wire, (size_t)n); /* a drop is counted there */
+}
+
+/* Splits s at its next '\n' (replaced by NUL); NULL when there is none. */
+static char *field_end(char *s)
+{
+	char *nl = strchr(s, '\n');
+
+	if (nl)
+		*nl = '\0';
+	return nl ? nl + 1 : NULL;
+}
+
+/* Another node's event, onto this node's bus under this node's next id.
+ * Another node runs this build too, but what Redis carries is checked as
+ * any input is: live_inject refuses what exceeds its caps. */
+static void on_live(void *arg, const char *msg, size_t len)
+{
+	struct app *a = arg;
+	char wire[WIRE_MAX], *endpoint, *type, *json, *end;
+	long long account;
+
+	if (len >= sizeof(wire) || memchr(msg, '\0', len))
+		return;
+	memcpy(wire, msg, len + 1);
+	if (!(endpoint = field_end(wire)) || !(type = field_end(endpoint)) || !(json = field_end(type)))
+		return;
+	errno = 0;
+	account = strtoll(wire, &end, 10);
+	if (errno || end == wire || *end || account <= 0)
+		return;
+	(void)live_inject(a->live, account, endpoint, type, json);
+}
+
+static void forward_invalidation(void *arg, int64_t endpoint_id)
+{
+	struct app *a = arg;
+	char wire[24];
+	int n = snprintf(wire, sizeof(wire), "%lld", (long long)endpoint_id);
+
+	if (a->redis)
+		(void)rds_publish(a->redis, "endpoints", wire, (size_t)n);
+}
+
+static void on_invalidation(void *arg, const char *msg, size_t len)
+{
+	struct app *a = arg;
+	long long id;
+	char *end;
+
+	(void)len;
+	errno = 0;
+	id = strtoll(msg, &end, 10);
+	if (!errno && end != msg && !*end)
+		ep_cache_forget(a->endpoints, id);
+}
+
+/* The subscriber (re)joined: invalidations sent while it was away are
+ * lost, so every cached endpoint is read again. */
+static void on_resync(void *arg)
+{
+	struct app *a = arg;
+
+	ep_cache_clear(a->endpoints);
+}
+
+static int open_redis(struct app *a)
+{
+	const struct config *cfg = &a->cfg;
+	unsigned pool = cfg->redis_pool ? cfg->redis_pool : cfg->threads + 2;
+	struct rds_config rc = { .url = cfg->redis_url, .prefix = cfg->redis_prefix,
+				 .connect_ms = cfg->redis_connect_ms, .command_ms = cfg->redis_timeout_ms,
+				 .pool = pool > RDS_POOL_MAX ? RDS_POOL_MAX : pool };
+	uint8_t key[32];
+	int err;
+
+	if (!cfg->redis_url)
+		return 0;
+	if ((err = rds_create(&a->redis, &rc))) {
+		/* Not the URL itself: it may hold a password. */
+		log_msg(LOG_ERROR, "INLET_REDIS_URL must be redis://[[user]:password@]host[:port][/db] "
+				   "(a password's reserved characters %%-encoded)");
+		return err;
+	}
+	if ((err = rds_listen(a->redis, "live", on_live, a)) ||
+	    (err = rds_listen(a->redis, "endpoints", on_invalidation, a)))
+		return err;
+	rds_on_resync(a->redis, on_resync, a);
+	/* The same on every node (one master key), so every node names a
+	 * client's bucket alike. */
+	vault_derive(a->vault, "ratelimit-names", key);
+	ratelimit_share(a->rl, a->redis, key);
+	secure_wipe(key, sizeof(key));
+	live_on_publish(a->live, forward_live, a);
+	ep_cache_on_invalidate(a->endpoints, forward_invalidation, a);
+	return rds_start(a->redis);
+}
+
 int app_open(struct app **out, const struct config *cfg, int full)
 {
 	struct app *a = xcalloc(1, sizeof(*a));
@@ -102,7 +216,7 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	snprintf(path, sizeof(path), "%s/blobs", cfg->data_dir);
 	if ((rc = blob_fs_open(&a->blobs, path)))
 		goto out;
-	a->endpoints = ep_cache_create(a->tenant, 10000, 5000);
+	a->endpoints = ep_cache_create(a->tenant, 10000, (int64_t)cfg->endpoint_cache_ttl_ms);
 	a->rl = ratelimit_create();
 	a->tally = tally_create(a->shared);
 	a->dicts = evdicts_create(a);
@@ -117,6 +231,8 @@ int app_open(struct app **out, const struct config *cfg, int full)
 		goto out;
 	}
 	if ((rc = open_smtp(a)))
+		goto out;
+	if ((rc = open_redis(a)))
 		goto out;
 out:
 	if (rc) {
@@ -142,6 +258,10 @@ void app_close(struct app *a)
 	shards_stop(a->shards);
 	substore_close(a->shared);
 	shards_close(a->shards);
+	/* After the writers (their completions publish), before the bus and
+	 * the cache (its thread feeds them). */
+	rds_destroy(a->redis);
+	a->redis = NULL;
 	live_destroy(a->live); /* after the writers: their completions publish */
 	ep_cache_destroy(a->endpoints);
 	ratelimit_destroy(a->rl);

@@ -29,6 +29,7 @@ struct webhook_allowlist;
 struct evdicts;
 struct smtp_config;
 struct live;
+struct rds;
 
 struct app {
 	struct config cfg;
@@ -56,6 +57,10 @@ struct app {
 	 * the start); NULL: email is off (INLET_SMTP_URL unset). Read-only
 	 * afterwards, shared by the mail workers. */
 	struct smtp_config *smtp;
+	/* INLET_REDIS_URL (app/redis.h): shared rate limits, the live bus and
+	 * endpoint invalidations across nodes; NULL: one node (or the app of a
+	 * CLI command that needs no server parts). */
+	struct rds *redis;
 };
 
 /* Opens the data folder (creating it). full = 0 opens only what the CLI

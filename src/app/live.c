@@ -52,6 +52,8 @@ struct live {
 	size_t nsubs;
 	unsigned per_account;
 	unsigned ping_ms;
+	live_forward_fn forward;      /* constant once set; NULL: a single node */
+	void *forward_arg;
 	pthread_t timer;
 	int timer_started;
 	int stopping;
@@ -121,8 +123,8 @@ static int sub_matches(const struct live_sub *s, int64_t account_id, const char 
 	return s->account_id == account_id && (!s->endpoint[0] || strcmp(s->endpoint, endpoint) == 0);
 }
 
-int live_publish(struct live *l, int64_t account_id, const char *endpoint_pid, const char *type,
-		 const char *json)
+int live_inject(struct live *l, int64_t account_id, const char *endpoint_pid, const char *type,
+		const char *json)
 {
 	size_t dlen = strlen(json);
 	unsigned b = bucket_of(account_id);
@@ -156,6 +158,22 @@ int live_publish(struct live *l, int64_t account_id, const char *endpoint_pid, c
 	pthread_mutex_unlock(&l->lock);
 	free(old);
 	return 0;
+}
+
+int live_publish(struct live *l, int64_t account_id, const char *endpoint_pid, const char *type,
+		 const char *json)
+{
+	int rc = live_inject(l, account_id, endpoint_pid, type, json);
+
+	if (!rc && l && l->forward)
+		l->forward(l->forward_arg, account_id, endpoint_pid, type, json);
+	return rc;
+}
+
+void live_on_publish(struct live *l, live_forward_fn fn, void *arg)
+{
+	l->forward = fn;
+	l->forward_arg = arg;
 }
 
 uint64_t live_head(struct live *l)

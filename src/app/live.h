@@ -14,10 +14,14 @@
  * earlier process is below every id of this one and resumes as a reset,
  * never as a wrong replay.
  *
- * The interface is kept narrow (publish in, subscribe/next out) so that a
- * multi-node build can feed live_publish from a Redis pub/sub channel that
- * every node publishes to, leaving the streams and this file's callers as
- * they are (issue 7). */
+ * Several nodes (INLET_REDIS_URL): live_publish also hands each event to
+ * the forward hook, which sends it to the other nodes through Redis
+ * pub/sub, and events from other nodes come in through live_inject. Each
+ * node numbers what its own bus holds: ids are a node's own, and a client
+ * that resumes on another node (no sticky sessions) gets a reset, because
+ * an id from another node falls outside this bus's [base, head] unless
+ * the buses saw on average a thousand events per millisecond between the
+ * two nodes' starts. */
 #ifndef INLET_APP_LIVE_H
 #define INLET_APP_LIVE_H
 
@@ -62,6 +66,17 @@ void live_destroy(struct live *l);
  * command's app has no bus): nothing to do. */
 int live_publish(struct live *l, int64_t account_id, const char *endpoint_pid, const char *type,
 		 const char *json);
+/* As live_publish, for an event another node published: never forwarded. */
+int live_inject(struct live *l, int64_t account_id, const char *endpoint_pid, const char *type,
+		const char *json);
+
+/* Called by live_publish once the event is on this bus (outside the bus's
+ * lock, on the publisher's thread): it must not wait on the network. */
+typedef void (*live_forward_fn)(void *arg, int64_t account_id, const char *endpoint_pid, const char *type,
+				const char *json);
+/* Set once, before anything publishes. */
+void live_on_publish(struct live *l, live_forward_fn fn, void *arg);
+
 /* The id of the newest event (the start value when there is none). */
 uint64_t live_head(struct live *l);
 

@@ -30,6 +30,10 @@ void config_defaults(struct config *c)
 	c->live_ring = 4096;
 	c->streams_per_account = 64;
 	c->stream_ping_ms = 15000;
+	c->endpoint_cache_ttl_ms = 5000;
+	snprintf(c->redis_prefix, sizeof(c->redis_prefix), "inlet");
+	c->redis_connect_ms = 50;
+	c->redis_timeout_ms = 100;
 	c->form_body_max = 64 * 1024;
 	c->upload_body_max = 25 * 1024 * 1024;
 	c->api_body_max = 1024 * 1024;
@@ -120,6 +124,19 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	}
 	if ((v = getenv("INLET_MASTER_KEY")) && *v)
 		c->master_key = v;
+	/* Read as it is (it may hold a password); app/redis.c checks its form. */
+	if ((v = getenv("INLET_REDIS_URL")) && *v)
+		c->redis_url = v;
+	if ((v = getenv("INLET_REDIS_PREFIX")) && *v) {
+		size_t n = strlen(v);
+
+		if (n >= sizeof(c->redis_prefix) || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							   "0123456789_-.:{}") != n) {
+			snprintf(err, errsize, "INLET_REDIS_PREFIX must be 1 to 63 letters, digits and _-.:{}");
+			return INLET_EINVAL;
+		}
+		memcpy(c->redis_prefix, v, n + 1);
+	}
 	rc = rc ? rc : env_uint("INLET_THREADS", &c->threads, 2, 256, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS", &c->max_connections, 16, 1000000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS_PER_IP", &c->max_per_ip, 0, 1000000, err, errsize);
@@ -137,6 +154,10 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_size("INLET_LIVE_RING", &c->live_ring, 16, 1000000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_STREAMS_PER_ACCOUNT", &c->streams_per_account, 1, 100000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_STREAM_PING_MS", &c->stream_ping_ms, 100, 300000, err, errsize);
+	rc = rc ? rc : env_size("INLET_ENDPOINT_CACHE_TTL_MS", &c->endpoint_cache_ttl_ms, 0, 3600000, err, errsize);
+	rc = rc ? rc : env_uint("INLET_REDIS_CONNECT_TIMEOUT_MS", &c->redis_connect_ms, 1, 10000, err, errsize);
+	rc = rc ? rc : env_uint("INLET_REDIS_TIMEOUT_MS", &c->redis_timeout_ms, 1, 10000, err, errsize);
+	rc = rc ? rc : env_uint("INLET_REDIS_POOL", &c->redis_pool, 0, 64, err, errsize);
 	rc = rc ? rc : env_size("INLET_FORM_BODY_MAX", &c->form_body_max, 1024, 64u << 20, err, errsize);
 	rc = rc ? rc : env_size("INLET_UPLOAD_BODY_MAX", &c->upload_body_max, 1024, 1u << 30, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELDS", &c->max_fields, 1, 100000, err, errsize);

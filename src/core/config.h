@@ -35,6 +35,15 @@ struct config {
 	size_t live_ring;         /* INLET_LIVE_RING; recent events kept for resuming streams, 4096 */
 	unsigned streams_per_account; /* INLET_STREAMS_PER_ACCOUNT; open streams, 64 (more: 429) */
 	unsigned stream_ping_ms;  /* INLET_STREAM_PING_MS; a quiet stream's keep-alive, 15 s */
+	size_t endpoint_cache_ttl_ms; /* INLET_ENDPOINT_CACHE_TTL_MS; how long a node trusts its copy of
+				   * an endpoint's settings when nobody announced a change, 5 s */
+	/* Several nodes (app/redis.h). */
+	const char *redis_url;    /* INLET_REDIS_URL, redis://[[user]:password@]host[:port][/db];
+				   * NULL: one node, everything in process memory */
+	char redis_prefix[64];    /* INLET_REDIS_PREFIX; keys and channels, default "inlet" */
+	unsigned redis_connect_ms; /* INLET_REDIS_CONNECT_TIMEOUT_MS; one attempt, default 50 */
+	unsigned redis_timeout_ms; /* INLET_REDIS_TIMEOUT_MS; one command, default 100 */
+	unsigned redis_pool;      /* INLET_REDIS_POOL; connections for requests, default threads + 2 */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */

@@ -36,6 +36,7 @@ static atomic_ullong ingest_count[NOUTCOME];
 static atomic_ullong batch_size_bucket[NSIZE + 1], batch_ms_bucket[NMS + 1];
 static atomic_ullong batch_count, batch_rows;
 static _Atomic double batch_ms_sum;
+static atomic_ullong redis_count[METRICS_REDIS_DROPPED + 1];
 
 void metrics_init(const struct route *routes)
 {
@@ -85,6 +86,11 @@ void metrics_batch(size_t rows, double commit_ms)
 	old = atomic_load(&batch_ms_sum);
 	while (!atomic_compare_exchange_weak(&batch_ms_sum, &old, old + commit_ms))
 		;
+}
+
+void metrics_redis(enum metrics_redis what)
+{
+	atomic_fetch_add_explicit(&redis_count[what], 1, memory_order_relaxed);
 }
 
 static int histogram(struct buf *out, const char *name, const double *le, size_t n,
@@ -145,5 +151,15 @@ int metrics_render(struct buf *out, unsigned long long cache_hits,
 			 "# TYPE inlet_vault_key_cache_misses_total counter\ninlet_vault_key_cache_misses_total %llu\n"
 			 "# TYPE inlet_vault_key_cache_entries gauge\ninlet_vault_key_cache_entries %zu\n",
 			 cache_hits, cache_misses, cache_entries);
+	rc |= buf_printf(out,
+			 "# HELP inlet_redis_errors_total Redis connections and commands that failed.\n"
+			 "# TYPE inlet_redis_errors_total counter\ninlet_redis_errors_total %llu\n"
+			 "# HELP inlet_redis_fallbacks_total Rate-limit checks decided locally because Redis was down or slow.\n"
+			 "# TYPE inlet_redis_fallbacks_total counter\ninlet_redis_fallbacks_total %llu\n"
+			 "# HELP inlet_redis_dropped_total Messages for the other nodes (live events, invalidations) not sent.\n"
+			 "# TYPE inlet_redis_dropped_total counter\ninlet_redis_dropped_total %llu\n",
+			 (unsigned long long)atomic_load(&redis_count[METRICS_REDIS_ERROR]),
+			 (unsigned long long)atomic_load(&redis_count[METRICS_REDIS_FALLBACK]),
+			 (unsigned long long)atomic_load(&redis_count[METRICS_REDIS_DROPPED]));
 	return rc ? -1 : 0;
 }

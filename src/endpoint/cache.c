@@ -25,6 +25,8 @@ struct ep_cache {
 	size_t n, max;                  /* under lock */
 	uint64_t gen;                   /* under lock: bumped by every invalidation */
 	int64_t ttl_ms;
+	ep_cache_notify_fn notify;      /* constant once set; NULL: nobody to tell */
+	void *notify_arg;
 };
 
 static unsigned hash(const char *s)
@@ -103,12 +105,53 @@ static int unlink_key(struct ep_cache *c, const char *key)
 	return 0;
 }
 
-void ep_cache_invalidate(struct ep_cache *c, const char *key)
+/* Entries are found by key, changes name the endpoint by id: a walk over
+ * every bucket, which changes are rare enough to afford. */
+static void unlink_id(struct ep_cache *c, int64_t id)
+{
+	for (int i = 0; i < NBUCKETS; i++) {
+		for (struct node **pp = &c->buckets[i]; *pp;) {
+			struct node *nd = *pp;
+
+			if (nd->e->id != id) {
+				pp = &nd->next;
+				continue;
+			}
+			*pp = nd->next;
+			ep_entry_release(nd->e);
+			free(nd);
+			c->n--;
+		}
+	}
+}
+
+void ep_cache_forget(struct ep_cache *c, int64_t endpoint_id)
 {
 	pthread_mutex_lock(&c->lock);
 	c->gen++;
-	unlink_key(c, key);
+	unlink_id(c, endpoint_id);
 	pthread_mutex_unlock(&c->lock);
+}
+
+void ep_cache_invalidate(struct ep_cache *c, int64_t endpoint_id)
+{
+	ep_cache_forget(c, endpoint_id);
+	if (c->notify)
+		c->notify(c->notify_arg, endpoint_id);
+}
+
+void ep_cache_clear(struct ep_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->gen++;
+	clear_all(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void ep_cache_on_invalidate(struct ep_cache *c, ep_cache_notify_fn fn, void *arg)
+{
+	c->notify = fn;
+	c->notify_arg = arg;
 }
 
 static int load(struct ep_cache *c, const char *key, struct ep_entry **out)

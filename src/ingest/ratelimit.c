@@ -2,10 +2,15 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/redis.h"
 #include "core/alloc.h"
+#include "core/enc.h"
+#include "core/metrics.h"
+#include "vault/vault.h"
 
 #define SHARDS 16
 #define SLOTS 4096 /* per shard */
@@ -24,6 +29,8 @@ struct shard {
 
 struct ratelimit {
 	struct shard shards[SHARDS];
+	struct rds *shared;         /* NULL: local only. Set once, before any take */
+	struct vault_mac *name_mac; /* names a client in Redis keys; with shared */
 };
 
 struct ratelimit *ratelimit_create(void)
@@ -41,7 +48,26 @@ void ratelimit_destroy(struct ratelimit *rl)
 		return;
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_destroy(&rl->shards[i].lock);
+	vault_mac_destroy(rl->name_mac);
 	free(rl);
+}
+
+void ratelimit_share(struct ratelimit *rl, struct rds *r, const uint8_t name_key[32])
+{
+	rl->shared = r;
+	rl->name_mac = vault_mac_create(name_key, 32);
+}
+
+/* The bucket's name in Redis: "<endpoint>:<128 bits of HMAC of the client>",
+ * so Redis holds no client address. */
+static void shared_name(const struct ratelimit *rl, int64_t endpoint_id, const char *client, char out[64])
+{
+	uint8_t mac[32];
+	char hex[33];
+
+	vault_mac_compute(rl->name_mac, client, strlen(client), mac);
+	hex_encode(hex, mac, 16);
+	snprintf(out, 64, "%lld:%s", (long long)endpoint_id, hex);
 }
 
 static uint64_t mix(int64_t endpoint_id, const char *client)
@@ -65,6 +91,15 @@ unsigned ratelimit_take(struct ratelimit *rl, int64_t endpoint_id, const char *c
 
 	if (per_minute == 0)
 		return 0;
+	if (rl->shared) {
+		char name[64];
+
+		shared_name(rl, endpoint_id, client, name);
+		if (rds_bucket_take(rl->shared, name, per_minute, burst, &wait) == 0)
+			return wait;
+		metrics_redis(METRICS_REDIS_FALLBACK);
+		wait = 0;
+	}
 	pthread_mutex_lock(&sh->lock);
 	for (size_t i = 0; i < PROBE; i++) {
 		struct bucket *s = &sh->slots[(start + i) % SLOTS];

@@ -204,6 +204,59 @@ static void wakes_and_pings(void **state)
 	live_destroy(l);
 }
 
+struct forwarded {
+	int n;
+	int64_t account;
+	char endpoint[16], type[32], json[64];
+};
+
+static void forward(void *arg, int64_t account_id, const char *endpoint_pid, const char *type, const char *json)
+{
+	struct forwarded *f = arg;
+
+	f->n++;
+	f->account = account_id;
+	snprintf(f->endpoint, sizeof(f->endpoint), "%s", endpoint_pid);
+	snprintf(f->type, sizeof(f->type), "%s", type);
+	snprintf(f->json, sizeof(f->json), "%s", json);
+}
+
+/* Several nodes: this node's events go out through the hook, other nodes'
+ * come in through live_inject (and do not go out again); both get this
+ * bus's next ids, so a stream sees one sequence. */
+static void forwarding(void **state)
+{
+	struct forwarded f = { 0 };
+	struct live *l;
+	struct live_sub *s;
+	struct live_event ev;
+	uint64_t first;
+
+	(void)state;
+	assert_int_equal(live_create(&l, 16, 2, 60000), 0);
+	live_on_publish(l, forward, &f);
+	assert_int_equal(live_subscribe(l, A, NULL, 0, 0, &s), 0);
+	pub(l, A, "ep_1", "mine");
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.account, A);
+	assert_string_equal(f.endpoint, "ep_1");
+	assert_string_equal(f.type, "submission.created");
+	assert_string_equal(f.json, "{\"id\":\"mine\"}");
+	assert_int_equal(live_inject(l, A, "ep_7", "submission.created", "{\"id\":\"theirs\"}"), 0);
+	assert_int_equal(f.n, 1);
+	/* Refused events are not forwarded either. */
+	assert_int_equal(live_publish(l, A, "ep_1", "x", "{\n}"), INLET_EINVAL);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(live_next(s, &ev), LIVE_EVENT);
+	first = ev.id;
+	assert_string_equal(ev.data, "{\"id\":\"mine\"}");
+	assert_int_equal(live_next(s, &ev), LIVE_EVENT);
+	assert_int_equal(ev.id, first + 1);
+	assert_string_equal(ev.data, "{\"id\":\"theirs\"}");
+	live_unsubscribe(s);
+	live_destroy(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +265,7 @@ int main(void)
 		cmocka_unit_test(eviction),
 		cmocka_unit_test(caps),
 		cmocka_unit_test(wakes_and_pings),
+		cmocka_unit_test(forwarding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
