@@ -87,7 +87,8 @@ static int request(struct s3_store *s, struct s3req *r, const char *what, const 
 static int create_upload(struct blob_writer *w)
 {
 	struct s3req r = { .method = "POST", .content_type = "application/octet-stream",
-			   /* a second Create would leave the first upload dangling */
+			   /* a second Create after one that worked would leave
+			    * the first upload dangling */
 			   .retry = S3REQ_RETRY_UNSENT };
 	struct s3resp resp;
 	char id[1024];

@@ -342,6 +342,8 @@ int s3req_retryable(enum s3req_retry mode, CURLcode cc, long status)
 		return 0;
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST)
 		return 1; /* nothing reached the server */
+	if (cc == CURLE_OK && (status == 503 || status == 429))
+		return 1; /* refused before any work: SlowDown, throttled */
 	if (mode != S3REQ_RETRY_ALL)
 		return 0;
 	switch (cc) {
@@ -384,7 +386,7 @@ void s3req_backoff(int n)
 /* Reads S3's error code out of an <Error> body, if that is what it is. */
 static int error_body(struct s3resp *resp)
 {
-	char root[16];
+	char root[32]; /* longer root names are not "Error" either */
 	size_t pos = 0;
 
 	if (!resp->body.len || s3xml_root(resp->body.data, resp->body.len, root, sizeof(root)) ||

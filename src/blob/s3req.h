@@ -17,7 +17,8 @@
  * Retries: 5xx, 429 and transport failures are retried with exponential
  * backoff and jitter, S3REQ_ATTEMPTS in all, for requests that may be
  * repeated; requests that may not (creating an upload) are retried only when
- * the connection could not even be made. A 200 whose body is an <Error>
+ * the server cannot have acted on them: no connection, or a 503 or 429
+ * (S3's "slow down", refused before any work). A 200 whose body is an <Error>
  * (CompleteMultipartUpload can answer that) counts as a 500.
  *
  * Connections: easy handles (each with its connections kept alive) wait in
@@ -90,7 +91,7 @@ const struct s3req_target *s3req_client_target(const struct s3req_client *c);
 
 enum s3req_retry {
 	S3REQ_RETRY_ALL,    /* idempotent: repeat on 5xx, 429 and transport errors */
-	S3REQ_RETRY_UNSENT, /* repeat only when the connection was never made */
+	S3REQ_RETRY_UNSENT, /* repeat only when it was not acted on: no connection, 503, 429 */
 	S3REQ_RETRY_NONE,   /* one attempt (health checks answer fast) */
 };
 

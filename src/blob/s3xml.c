@@ -10,10 +10,11 @@ static int is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* A name ends at whitespace, '>', '/' or the end of the input. */
+/* A name ends at whitespace, '>', '/', the end of the input, or a byte no
+ * name may hold ('<', NUL). */
 static int ends_name(const char *xml, size_t len, size_t i)
 {
-	return i >= len || is_space(xml[i]) || xml[i] == '>' || xml[i] == '/';
+	return i >= len || is_space(xml[i]) || xml[i] == '>' || xml[i] == '/' || xml[i] == '<' || xml[i] == '\0';
 }
 
 /* Offset just past the '>' that closes the tag opened at i ('<'), skipping
