@@ -33,7 +33,7 @@ SOURCES=(
   src/ingest/kv.c src/ingest/urlenc.c src/ingest/multipart.c src/ingest/header.c
   src/events/envelope.c src/events/sentry_auth.c src/events/decompress.c
   src/events/stack.c src/events/sentry_items.c src/events/zcodec.c src/events/trackx.c src/events/report.c
-  src/ingest/importfmt.c src/app/redis_url.c
+  src/ingest/importfmt.c src/app/redis_url.c src/blob/s3xml.c
 )
 LIBS=(-ljson-c -lz -lbrotlidec -lzstd -lm)
 

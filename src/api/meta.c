@@ -4,6 +4,7 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "app/redis.h"
+#include "blob/blob.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/metrics.h"
@@ -31,7 +32,7 @@ void api_healthz(struct http_req *r)
 	struct app *app = http_app(r);
 	struct account acc;
 	int64_t count;
-	int t_rc, s_rc, d_rc, ok, dedicated = 0;
+	int t_rc, s_rc, d_rc, b_rc, ok, dedicated = 0;
 	json_object *o = json_object_new_object(), *stores = json_object_new_object();
 
 	/* A real read from each store: a lookup that finds nothing still
@@ -40,13 +41,15 @@ void api_healthz(struct http_req *r)
 	t_rc = t_rc == INLET_ENOTFOUND ? 0 : t_rc;
 	s_rc = substore_count(app->shared, -1, &count);
 	d_rc = app->shards ? shards_check(app->shards, &dedicated) : 0;
-	ok = !t_rc && !s_rc && !d_rc;
+	/* The folder is writable, or the bucket answers a list of one key. */
+	b_rc = blob_check(app->blobs);
+	ok = !t_rc && !s_rc && !d_rc && !b_rc;
 	json_object_object_add(stores, "tenant", json_object_new_string(t_rc ? inlet_errname(t_rc) : "ok"));
 	json_object_object_add(stores, "submissions", json_object_new_string(s_rc ? inlet_errname(s_rc) : "ok"));
 	/* Busy endpoints' own databases, all of them read. */
 	json_object_object_add(stores, "endpoint_databases", json_object_new_string(d_rc ? inlet_errname(d_rc) : "ok"));
 	json_object_object_add(o, "endpoint_databases", json_object_new_int(dedicated));
-	json_object_object_add(stores, "blobs", json_object_new_string("ok"));
+	json_object_object_add(stores, "blobs", json_object_new_string(b_rc ? inlet_errname(b_rc) : "ok"));
 	json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "degraded"));
 	json_object_object_add(o, "stores", stores);
 	/* Shared limits and fan-out; without Redis a node works alone (local

@@ -15,6 +15,7 @@
 #include "jobs/webhook.h"
 #include "store/queue.h"
 #include "blob/blob.h"
+#include "blob/s3.h"
 #include "core/alloc.h"
 #include "core/enc.h"
 #include "core/err.h"
@@ -171,6 +172,35 @@ static int open_redis(struct app *a)
 	return rds_start(a->redis);
 }
 
+/* Sealed files go to the S3 bucket when INLET_S3_BUCKET names one, else to
+ * DATA/blobs (which is then never created). */
+static int open_blobs(struct app *a)
+{
+	const struct config *c = &a->cfg;
+	char path[PATH_MAX + 16];
+	int rc;
+
+	if (c->s3_bucket[0]) {
+		struct blob_s3_config sc = {
+			.endpoint = c->s3_endpoint, .bucket = c->s3_bucket, .region = c->s3_region,
+			.prefix = c->s3_prefix, .access_key = c->s3_access_key, .secret_key = c->s3_secret_key,
+			.path_style = c->s3_path_style, .part_size = c->s3_part_size,
+			.timeout_ms = (long)c->s3_timeout_ms,
+		};
+
+		if ((rc = blob_s3_open(&a->blobs, &sc)))
+			return rc;
+		log_msg(LOG_INFO, "blob store: S3 bucket %s at %s (%s URLs, prefix \"%s\")", c->s3_bucket,
+			c->s3_endpoint, c->s3_path_style ? "path-style" : "virtual-hosted", c->s3_prefix);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/blobs", c->data_dir);
+	if ((rc = blob_fs_open(&a->blobs, path)))
+		return rc;
+	log_msg(LOG_INFO, "blob store: folder %s", path);
+	return 0;
+}
+
 int app_open(struct app **out, const struct config *cfg, int full)
 {
 	struct app *a = xcalloc(1, sizeof(*a));
@@ -213,8 +243,7 @@ int app_open(struct app **out, const struct config *cfg, int full)
 		if ((rc = shards_open(&a->shards, a->tenant, cfg->data_dir, a->shared, &sc)))
 			goto out;
 	}
-	snprintf(path, sizeof(path), "%s/blobs", cfg->data_dir);
-	if ((rc = blob_fs_open(&a->blobs, path)))
+	if ((rc = open_blobs(a)))
 		goto out;
 	a->endpoints = ep_cache_create(a->tenant, 10000, (int64_t)cfg->endpoint_cache_ttl_ms);
 	a->rl = ratelimit_create();

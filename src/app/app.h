@@ -4,7 +4,8 @@
  *   DATA/master.key              the master key (unless INLET_MASTER_KEY)
  *   DATA/tenant.db               accounts, users, keys, endpoints
  *   DATA/submissions/shared.db   sealed submissions of every endpoint
- *   DATA/blobs/<endpoint>/...    sealed files */
+ *   DATA/blobs/<endpoint>/...    sealed files (or, with INLET_S3_BUCKET,
+ *                                objects <endpoint>/... in that bucket) */
 #ifndef INLET_APP_APP_H
 #define INLET_APP_APP_H
 
@@ -37,7 +38,7 @@ struct app {
 	struct tenant *tenant;
 	struct substore *shared;  /* DATA/submissions/shared.db */
 	struct shards *shards;    /* which store holds each endpoint; the mover */
-	struct blob_store *blobs;
+	struct blob_store *blobs; /* DATA/blobs or an S3 bucket (blob/s3.h) */
 	struct ep_cache *endpoints;
 	struct ratelimit *rl;
 	struct pubid *ids;

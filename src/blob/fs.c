@@ -35,17 +35,6 @@ struct blob_reader {
 	int fd;
 };
 
-static int key_ok(const char *key)
-{
-	if (!*key || *key == '/' || strstr(key, ".."))
-		return 0;
-	for (const char *p = key; *p; p++)
-		if (!(*p == '/' || *p == '.' || *p == '-' || *p == '_' ||
-		      (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-			return 0;
-	return 1;
-}
-
 static int mkdirs(char *path)
 {
 	for (char *p = path + 1; *p; p++) {
@@ -91,7 +80,7 @@ static int fs_put_begin(struct blob_store *bs, const char *key, struct blob_writ
 	char name[32];
 
 	*out = NULL;
-	if (!key_ok(key))
+	if (!blob_key_ok(key, 0))
 		return INLET_EINVAL;
 	w = xcalloc(1, sizeof(*w));
 	w->s = s;
@@ -172,7 +161,7 @@ static int fs_get_open(struct blob_store *bs, const char *key, struct blob_reade
 	int fd;
 
 	*out = NULL;
-	if (!key_ok(key))
+	if (!blob_key_ok(key, 0))
 		return INLET_EINVAL;
 	snprintf(path, sizeof(path), "%s/%s", s->dir, key);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -208,7 +197,7 @@ static int fs_remove(struct blob_store *bs, const char *key)
 	struct fs_store *s = (struct fs_store *)bs;
 	char path[PATH_MAX];
 
-	if (!key_ok(key))
+	if (!blob_key_ok(key, 0))
 		return INLET_EINVAL;
 	snprintf(path, sizeof(path), "%s/%s", s->dir, key);
 	if (unlink(path) && errno != ENOENT)
@@ -249,13 +238,21 @@ static int fs_remove_prefix(struct blob_store *bs, const char *prefix)
 	char path[PATH_MAX];
 	size_t n;
 
-	if (!key_ok(prefix))
+	if (!blob_key_ok(prefix, 1))
 		return INLET_EINVAL;
 	snprintf(path, sizeof(path), "%s/%s", s->dir, prefix);
 	n = strlen(path);
 	if (n && path[n - 1] == '/')
 		path[n - 1] = '\0';
 	return rm_tree(path);
+}
+
+/* The folder is there and this process may write in it. */
+static int fs_check(struct blob_store *bs)
+{
+	struct fs_store *s = (struct fs_store *)bs;
+
+	return access(s->dir, R_OK | W_OK | X_OK) ? INLET_EIO : 0;
 }
 
 static void fs_destroy(struct blob_store *bs)
@@ -276,6 +273,7 @@ static const struct blob_ops fs_ops = {
 	.get_close = fs_get_close,
 	.remove = fs_remove,
 	.remove_prefix = fs_remove_prefix,
+	.check = fs_check,
 	.destroy = fs_destroy,
 };
 
@@ -297,10 +295,4 @@ int blob_fs_open(struct blob_store **out, const char *dir)
 	s->dir = xstrdup(dir);
 	*out = &s->base;
 	return 0;
-}
-
-void blob_close(struct blob_store *s)
-{
-	if (s)
-		s->ops->destroy(s);
 }

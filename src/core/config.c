@@ -41,6 +41,9 @@ void config_defaults(struct config *c)
 	c->max_name_len = 256;
 	c->max_value_len = 64 * 1024;
 	c->max_parts_header = 8 * 1024;
+	snprintf(c->s3_region, sizeof(c->s3_region), "us-east-1");
+	c->s3_part_size = 8u << 20;
+	c->s3_timeout_ms = 30000;
 }
 
 int config_set_listen(struct config *c, const char *hostport)
@@ -100,6 +103,57 @@ static int env_uint(const char *name, unsigned *out, unsigned min, unsigned max,
 
 	*out = (unsigned)v;
 	return rc;
+}
+
+/* Copies variable name into out when set; INLET_EINVAL when it does not fit. */
+static int env_str(const char *name, char *out, size_t size, char *err, size_t errsize)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return 0;
+	if (strlen(v) >= size) {
+		snprintf(err, errsize, "%s is longer than %zu bytes", name, size - 1);
+		return INLET_EINVAL;
+	}
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+/* INLET_S3_*: only whether what must go together is there; blob_s3_open
+ * checks the values themselves. */
+static int s3_from_env(struct config *c, char *err, size_t errsize)
+{
+	size_t path_style = 0, n;
+	int rc = 0;
+
+	rc = rc ? rc : env_str("INLET_S3_BUCKET", c->s3_bucket, sizeof(c->s3_bucket), err, errsize);
+	rc = rc ? rc : env_str("INLET_S3_ENDPOINT", c->s3_endpoint, sizeof(c->s3_endpoint), err, errsize);
+	rc = rc ? rc : env_str("INLET_S3_REGION", c->s3_region, sizeof(c->s3_region), err, errsize);
+	/* One byte kept for the '/' added below. */
+	rc = rc ? rc : env_str("INLET_S3_PREFIX", c->s3_prefix, sizeof(c->s3_prefix) - 1, err, errsize);
+	rc = rc ? rc : env_size("INLET_S3_PATH_STYLE", &path_style, 0, 1, err, errsize);
+	rc = rc ? rc : env_size("INLET_S3_PART_SIZE", &c->s3_part_size, 5u << 20, 1u << 30, err, errsize);
+	rc = rc ? rc : env_size("INLET_S3_TIMEOUT_MS", &c->s3_timeout_ms, 100, 600000, err, errsize);
+	if (rc)
+		return rc;
+	c->s3_path_style = (int)path_style;
+	c->s3_access_key = getenv("INLET_S3_ACCESS_KEY");
+	c->s3_secret_key = getenv("INLET_S3_SECRET_KEY");
+	n = strlen(c->s3_prefix);
+	if (n && c->s3_prefix[n - 1] != '/') {
+		c->s3_prefix[n] = '/';
+		c->s3_prefix[n + 1] = '\0';
+	}
+	if (!c->s3_bucket[0])
+		return 0;
+	if (!c->s3_endpoint[0] || !c->s3_access_key || !*c->s3_access_key || !c->s3_secret_key ||
+	    !*c->s3_secret_key) {
+		snprintf(err, errsize, "INLET_S3_BUCKET needs INLET_S3_ENDPOINT, INLET_S3_ACCESS_KEY and "
+				       "INLET_S3_SECRET_KEY");
+		return INLET_EINVAL;
+	}
+	return 0;
 }
 
 int config_from_env(struct config *c, char *err, size_t errsize)
@@ -162,6 +216,7 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_size("INLET_UPLOAD_BODY_MAX", &c->upload_body_max, 1024, 1u << 30, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELDS", &c->max_fields, 1, 100000, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELD_LENGTH", &c->max_value_len, 16, 16u << 20, err, errsize);
+	rc = rc ? rc : s3_from_env(c, err, errsize);
 	c->trust_proxy = (int)trust;
 	return rc;
 }

@@ -52,6 +52,16 @@ struct config {
 	size_t max_name_len;      /* field name bytes, 256 */
 	size_t max_value_len;     /* INLET_MAX_FIELD_LENGTH; one value's bytes, 64 KiB */
 	size_t max_parts_header;  /* one multipart part's header bytes, 8 KiB */
+	/* The blob store: DATA/blobs, unless s3_bucket is set (blob/s3.h). */
+	char s3_endpoint[512];    /* INLET_S3_ENDPOINT; http(s)://host[:port] */
+	char s3_bucket[64];       /* INLET_S3_BUCKET; set: sealed files go to this bucket */
+	char s3_region[64];       /* INLET_S3_REGION; default us-east-1 ("auto" for R2) */
+	char s3_prefix[256];      /* INLET_S3_PREFIX; "" or ending in '/' (added when missing) */
+	const char *s3_access_key; /* INLET_S3_ACCESS_KEY, pointing into the environment */
+	const char *s3_secret_key; /* INLET_S3_SECRET_KEY, pointing into the environment */
+	int s3_path_style;        /* INLET_S3_PATH_STYLE=1: endpoint/bucket/key, else bucket.host/key */
+	size_t s3_part_size;      /* INLET_S3_PART_SIZE; what one upload holds in memory, 8 MiB */
+	size_t s3_timeout_ms;     /* INLET_S3_TIMEOUT_MS; connect limit and longest stall, 30 s */
 };
 
 void config_defaults(struct config *c);
