@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/clickhouse.h"
 #include "app/evdicts.h"
 #include "app/live.h"
 #include "app/tally.h"
@@ -104,7 +105,17 @@ int app_open(struct app **out, const struct config *cfg, int full)
 		goto out;
 	a->endpoints = ep_cache_create(a->tenant, 10000, 5000);
 	a->rl = ratelimit_create();
-	a->tally = tally_create(a->shared);
+	if (cfg->clickhouse_url) {
+		struct ch_config cc = { .url = cfg->clickhouse_url, .batch_rows = cfg->ch_batch_rows,
+					.flush_ms = cfg->ch_flush_ms, .backlog_rows = cfg->ch_backlog_rows };
+
+		if ((rc = ch_create(&cc, &a->ch))) {
+			log_msg(LOG_ERROR, "INLET_CLICKHOUSE_URL must be http[s]://[user[:password]@]host[:port][/database]"
+					   " (a database name of letters, digits and _)");
+			goto out;
+		}
+	}
+	a->tally = tally_create(a->shared, a->ch);
 	a->dicts = evdicts_create(a);
 	if ((rc = live_create(&a->live, cfg->live_ring, cfg->streams_per_account, cfg->stream_ping_ms)))
 		goto out;
@@ -142,6 +153,7 @@ void app_close(struct app *a)
 	shards_stop(a->shards);
 	substore_close(a->shared);
 	shards_close(a->shards);
+	ch_destroy(a->ch); /* after the counters and the writers: they feed it */
 	live_destroy(a->live); /* after the writers: their completions publish */
 	ep_cache_destroy(a->endpoints);
 	ratelimit_destroy(a->rl);

@@ -34,6 +34,11 @@ struct config {
 	size_t live_ring;         /* INLET_LIVE_RING; recent events kept for resuming streams, 4096 */
 	unsigned streams_per_account; /* INLET_STREAMS_PER_ACCOUNT; open streams, 64 (more: 429) */
 	unsigned stream_ping_ms;  /* INLET_STREAM_PING_MS; a quiet stream's keep-alive, 15 s */
+	/* ClickHouse for analytics (app/clickhouse.h); off when the URL is unset. */
+	const char *clickhouse_url; /* INLET_CLICKHOUSE_URL, http[s]://user:pass@host:port/db, or NULL */
+	size_t ch_batch_rows;     /* INLET_CLICKHOUSE_BATCH; rows per insert, 10,000 */
+	size_t ch_flush_ms;       /* INLET_CLICKHOUSE_FLUSH_MS; longest wait of a queued row, 1 s */
+	size_t ch_backlog_rows;   /* INLET_CLICKHOUSE_BACKLOG; rows held while it is away, 100,000 */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */
