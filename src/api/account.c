@@ -51,8 +51,7 @@ static json_object *usage_json(struct app *app, int64_t aid, struct arena *a)
 	json_object_object_add(u, "projects", json_object_new_int64((int64_t)n - forms));
 	json_object_object_add(u, "stored", json_object_new_int64(total));
 	gmtime_r(&t, &tm);
-	tally_flush(app->tally);
-	evstore_counts(app->shared, aid, -1, today - (tm.tm_mday - 1), today, a, &rows, &nrows);
+	tally_counts(app->tally, aid, -1, today - (tm.tm_mday - 1), today, a, &rows, &nrows);
 	for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
 		int64_t sum = 0;
 

@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/clickhouse.h"
 #include "blob/blob.h"
 #include "core/alloc.h"
 #include "core/arena.h"
@@ -306,6 +307,7 @@ void api_endpoint_delete(struct http_req *r)
 		log_msg(LOG_ERROR, "endpoint %s: purge of submissions failed: %s", e.pid, inlet_strerror(rc));
 	if ((rc = evstore_delete_endpoint(app->shared, e.id)))
 		log_msg(LOG_ERROR, "endpoint %s: purge of events failed: %s", e.pid, inlet_strerror(rc));
+	ch_delete_endpoint(app->ch, e.id); /* its analytics rows, as daily_counts' above */
 	if (app->shards)
 		shards_forget(app->shards, e.id);
 	snprintf(prefix, sizeof(prefix), "%s/", e.pid);

@@ -1,7 +1,9 @@
 /* Error tracking's figures: an issue's events per hour or day, an
  * endpoint's sessions per hour (with those that saw an error or a crash),
  * and the daily counters (events, pings, reports, refusals by reason,
- * management API requests). */
+ * management API requests). With ClickHouse configured each figure is
+ * read from it, and from the embedded rollups when it fails: the same
+ * answer either way (app/clickhouse.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,12 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/clickhouse.h"
 #include "app/tally.h"
 #include "core/arena.h"
 #include "core/enc.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "http/http.h"
 #include "store/events.h"
 #include "store/tenant.h"
@@ -43,6 +47,37 @@ static int range(struct http_req *r, int64_t def_ms, int64_t *from, int64_t *to)
 		return INLET_EINVAL;
 	}
 	return 0;
+}
+
+/* ClickHouse's answer, or (logged) the embedded rollups'. Flushes first:
+ * an event just answered 2xx is in the graph. */
+static int issue_points(struct app *app, int64_t endpoint_id, int64_t issue_id, int64_t from, int64_t to,
+			int64_t bucket, struct arena *a, struct ev_point **pts, size_t *n)
+{
+	int rc;
+
+	if (app->ch) {
+		if ((rc = ch_flush(app->ch)) == 0 &&
+		    (rc = ch_issue_graph(app->ch, endpoint_id, issue_id, from, to, bucket, a, pts, n)) == 0)
+			return 0;
+		log_msg(LOG_WARN, "clickhouse: issue graph answered from the embedded rollups (%s)", inlet_strerror(rc));
+	}
+	return evstore_issue_graph(app_subs(app, endpoint_id), issue_id, from, to, bucket, a, pts, n);
+}
+
+static int session_points(struct app *app, int64_t endpoint_id, int64_t from, int64_t to, struct arena *a,
+			  struct ev_point **pts, size_t *n)
+{
+	int rc;
+
+	if (app->ch) {
+		if ((rc = ch_flush(app->ch)) == 0 &&
+		    (rc = ch_session_graph(app->ch, endpoint_id, from, to, a, pts, n)) == 0)
+			return 0;
+		log_msg(LOG_WARN, "clickhouse: sessions graph answered from the embedded rollups (%s)",
+			inlet_strerror(rc));
+	}
+	return evstore_session_graph(app_subs(app, endpoint_id), endpoint_id, from, to, a, pts, n);
 }
 
 static const char *const issue_cols[] = { "count" };
@@ -113,8 +148,7 @@ void api_issue_graph(struct http_req *r)
 		http_error(r, 400, "invalid", "The range has too many points; use interval=day or a shorter range.");
 		return;
 	}
-	if ((rc = evstore_issue_graph(app_subs(app, e.id), id, from - from % bucket, to, bucket, http_arena(r),
-				      &pts, &n))) {
+	if ((rc = issue_points(app, e.id, id, from - from % bucket, to, bucket, http_arena(r), &pts, &n))) {
 		http_error_rc(r, rc);
 		return;
 	}
@@ -142,8 +176,7 @@ void api_sessions_graph(struct http_req *r)
 		http_error(r, 400, "invalid", "The range is longer than 92 days.");
 		return;
 	}
-	if ((rc = evstore_session_graph(app_subs(app, e.id), e.id, from - from % EV_HOUR_MS, to, http_arena(r),
-					&pts, &n))) {
+	if ((rc = session_points(app, e.id, from - from % EV_HOUR_MS, to, http_arena(r), &pts, &n))) {
 		http_error_rc(r, rc);
 		return;
 	}
@@ -184,10 +217,7 @@ static void respond_counts(struct http_req *r, int64_t aid, int64_t epid, const 
 			return;
 		}
 	}
-	/* Counters are written about once a second: flush so the answer is
-	 * current. */
-	tally_flush(app->tally);
-	if ((rc = evstore_counts(app->shared, aid, epid, today - days + 1, today, http_arena(r), &rows, &n))) {
+	if ((rc = tally_counts(app->tally, aid, epid, today - days + 1, today, http_arena(r), &rows, &n))) {
 		http_error_rc(r, rc);
 		return;
 	}

@@ -3,6 +3,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/clickhouse.h"
 #include "app/redis.h"
 #include "blob/blob.h"
 #include "core/buf.h"
@@ -50,6 +51,10 @@ void api_healthz(struct http_req *r)
 	json_object_object_add(stores, "endpoint_databases", json_object_new_string(d_rc ? inlet_errname(d_rc) : "ok"));
 	json_object_object_add(o, "endpoint_databases", json_object_new_int(dedicated));
 	json_object_object_add(stores, "blobs", json_object_new_string(b_rc ? inlet_errname(b_rc) : "ok"));
+	/* Analytics fall back to the embedded rollups without ClickHouse, so
+	 * it is reported, never a reason for a 503. */
+	if (app->ch)
+		json_object_object_add(o, "clickhouse", json_object_new_string(ch_ping(app->ch) ? "down" : "ok"));
 	json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "degraded"));
 	json_object_object_add(o, "stores", stores);
 	/* Shared limits and fan-out; without Redis a node works alone (local
@@ -70,7 +75,7 @@ void api_metrics(struct http_req *r)
 
 	buf_init(&b, 4u << 20);
 	vault_cache_stats(app->vault, &hits, &misses, &entries);
-	if (metrics_render(&b, hits, misses, entries))
+	if (metrics_render(&b, hits, misses, entries) || (app->ch && ch_metrics_render(app->ch, &b)))
 		http_error(r, 500, "internal", "metrics too large");
 	else
 		http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);

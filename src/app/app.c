@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/clickhouse.h"
 #include "app/evdicts.h"
 #include "app/live.h"
 #include "app/redis.h"
@@ -247,7 +248,17 @@ int app_open(struct app **out, const struct config *cfg, int full)
 		goto out;
 	a->endpoints = ep_cache_create(a->tenant, 10000, (int64_t)cfg->endpoint_cache_ttl_ms);
 	a->rl = ratelimit_create();
-	a->tally = tally_create(a->shared);
+	if (cfg->clickhouse_url) {
+		struct ch_config cc = { .url = cfg->clickhouse_url, .batch_rows = cfg->ch_batch_rows,
+					.flush_ms = cfg->ch_flush_ms, .backlog_rows = cfg->ch_backlog_rows };
+
+		if ((rc = ch_create(&cc, &a->ch))) {
+			log_msg(LOG_ERROR, "INLET_CLICKHOUSE_URL must be http[s]://[user[:password]@]host[:port][/database]"
+					   " (a database name of letters, digits and _)");
+			goto out;
+		}
+	}
+	a->tally = tally_create(a->shared, a->ch);
 	a->dicts = evdicts_create(a);
 	if ((rc = live_create(&a->live, cfg->live_ring, cfg->streams_per_account, cfg->stream_ping_ms)))
 		goto out;
@@ -291,6 +302,7 @@ void app_close(struct app *a)
 	 * the cache (its thread feeds them). */
 	rds_destroy(a->redis);
 	a->redis = NULL;
+	ch_destroy(a->ch); /* after the counters and the writers: they feed it */
 	live_destroy(a->live); /* after the writers: their completions publish */
 	ep_cache_destroy(a->endpoints);
 	ratelimit_destroy(a->rl);

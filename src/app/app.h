@@ -31,6 +31,7 @@ struct evdicts;
 struct smtp_config;
 struct live;
 struct rds;
+struct ch;
 
 struct app {
 	struct config cfg;
@@ -43,6 +44,8 @@ struct app {
 	struct ratelimit *rl;
 	struct pubid *ids;
 	struct tally *tally;      /* daily counters */
+	struct ch *ch;            /* ClickHouse (INLET_CLICKHOUSE_URL), or NULL: analytics read
+				   * the embedded rollups alone */
 	struct queue *queue;      /* DATA/jobs.db, the durable job queue */
 	struct runner *runner;    /* its workers and the outbox drainer (serve only) */
 	struct webhook_allowlist *webhook_allow; /* INLET_WEBHOOK_ALLOW */

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/clickhouse.h"
 #include "core/alloc.h"
 #include "core/enc.h"
+#include "core/err.h"
+#include "core/log.h"
 #include "store/events.h"
 
 #define TALLY_MAX 512       /* distinct counters held before a write */
@@ -14,17 +17,19 @@
 
 struct tally {
 	struct substore *store;
+	struct ch *ch;                  /* or NULL; gets a copy of each write */
 	pthread_mutex_t lock;
 	struct ev_count_delta *pending; /* heap, TALLY_MAX; under lock */
 	size_t n;
 	int64_t last_ms;
 };
 
-struct tally *tally_create(struct substore *shared)
+struct tally *tally_create(struct substore *shared, struct ch *ch)
 {
 	struct tally *t = xcalloc(1, sizeof(*t));
 
 	t->store = shared;
+	t->ch = ch;
 	pthread_mutex_init(&t->lock, NULL);
 	t->pending = xcalloc(TALLY_MAX, sizeof(*t->pending));
 	t->last_ms = now_ms();
@@ -73,8 +78,10 @@ void tally_add(struct tally *t, int64_t account_id, int64_t endpoint_id, const c
 		t->last_ms = now;
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (d)
+	if (d) {
+		ch_add_counts(t->ch, d, nd);
 		evstore_count_submit(t->store, d, nd);
+	}
 }
 
 int tally_flush(struct tally *t)
@@ -87,9 +94,27 @@ int tally_flush(struct tally *t)
 	d = take(t, &n);
 	t->last_ms = now_ms();
 	pthread_mutex_unlock(&t->lock);
+	ch_add_counts(t->ch, d, n);
 	rc = evstore_count_add(t->store, d, n);
 	free(d);
 	return rc;
+}
+
+int tally_counts(struct tally *t, int64_t account_id, int64_t endpoint_id, int64_t from_day, int64_t to_day,
+		 struct arena *a, struct ev_count **rows, size_t *n)
+{
+	int rc;
+
+	/* Counters are written about once a second: flush so the answer is
+	 * current, in both places. */
+	tally_flush(t);
+	if (t->ch) {
+		if ((rc = ch_flush(t->ch)) == 0 &&
+		    (rc = ch_counts(t->ch, account_id, endpoint_id, from_day, to_day, a, rows, n)) == 0)
+			return 0;
+		log_msg(LOG_WARN, "clickhouse: counters answered from the embedded rollups (%s)", inlet_strerror(rc));
+	}
+	return evstore_counts(t->store, account_id, endpoint_id, from_day, to_day, a, rows, n);
 }
 
 void tally_destroy(struct tally *t)

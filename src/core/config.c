@@ -34,6 +34,9 @@ void config_defaults(struct config *c)
 	snprintf(c->redis_prefix, sizeof(c->redis_prefix), "inlet");
 	c->redis_connect_ms = 50;
 	c->redis_timeout_ms = 100;
+	c->ch_batch_rows = 10000;
+	c->ch_flush_ms = 1000;
+	c->ch_backlog_rows = 100000;
 	c->form_body_max = 64 * 1024;
 	c->upload_body_max = 25 * 1024 * 1024;
 	c->api_body_max = 1024 * 1024;
@@ -191,6 +194,8 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 		}
 		memcpy(c->redis_prefix, v, n + 1);
 	}
+	if ((v = getenv("INLET_CLICKHOUSE_URL")) && *v)
+		c->clickhouse_url = v;
 	rc = rc ? rc : env_uint("INLET_THREADS", &c->threads, 2, 256, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS", &c->max_connections, 16, 1000000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS_PER_IP", &c->max_per_ip, 0, 1000000, err, errsize);
@@ -212,6 +217,9 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_uint("INLET_REDIS_CONNECT_TIMEOUT_MS", &c->redis_connect_ms, 1, 10000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_REDIS_TIMEOUT_MS", &c->redis_timeout_ms, 1, 10000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_REDIS_POOL", &c->redis_pool, 0, 64, err, errsize);
+	rc = rc ? rc : env_size("INLET_CLICKHOUSE_BATCH", &c->ch_batch_rows, 1, 1000000, err, errsize);
+	rc = rc ? rc : env_size("INLET_CLICKHOUSE_FLUSH_MS", &c->ch_flush_ms, 10, 60000, err, errsize);
+	rc = rc ? rc : env_size("INLET_CLICKHOUSE_BACKLOG", &c->ch_backlog_rows, 1, 10000000, err, errsize);
 	rc = rc ? rc : env_size("INLET_FORM_BODY_MAX", &c->form_body_max, 1024, 64u << 20, err, errsize);
 	rc = rc ? rc : env_size("INLET_UPLOAD_BODY_MAX", &c->upload_body_max, 1024, 1u << 30, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELDS", &c->max_fields, 1, 100000, err, errsize);

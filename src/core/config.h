@@ -44,6 +44,11 @@ struct config {
 	unsigned redis_connect_ms; /* INLET_REDIS_CONNECT_TIMEOUT_MS; one attempt, default 50 */
 	unsigned redis_timeout_ms; /* INLET_REDIS_TIMEOUT_MS; one command, default 100 */
 	unsigned redis_pool;      /* INLET_REDIS_POOL; connections for requests, default threads + 2 */
+	/* ClickHouse for analytics (app/clickhouse.h); off when the URL is unset. */
+	const char *clickhouse_url; /* INLET_CLICKHOUSE_URL, http[s]://user:pass@host:port/db, or NULL */
+	size_t ch_batch_rows;     /* INLET_CLICKHOUSE_BATCH; rows per insert, 10,000 */
+	size_t ch_flush_ms;       /* INLET_CLICKHOUSE_FLUSH_MS; longest wait of a queued row, 1 s */
+	size_t ch_backlog_rows;   /* INLET_CLICKHOUSE_BACKLOG; rows held while it is away, 100,000 */
 	/* Caps on what one request may bring. */
 	size_t form_body_max;     /* INLET_FORM_BODY_MAX; a post without files, 64 KiB */
 	size_t upload_body_max;   /* INLET_UPLOAD_BODY_MAX; a multipart post, 25 MiB */

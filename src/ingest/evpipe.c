@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "app/app.h"
+#include "app/clickhouse.h"
 #include "app/evdicts.h"
 #include "app/live.h"
 #include "core/alloc.h"
@@ -48,6 +49,8 @@ struct evp {
 	struct ev_batch batch;
 	struct ev_record events[EVP_MAX_EVENTS];
 	struct search_src search[EVP_MAX_EVENTS];
+	const char *level[EVP_MAX_EVENTS]; /* each event's level and kind (arena), */
+	const char *kind[EVP_MAX_EVENTS];  /* for ClickHouse's row of it */
 	struct ev_session sessions[EVP_MAX_SESSIONS];
 	struct ev_aggregate *aggs;  /* arena */
 	size_t naggs_cap;
@@ -62,6 +65,7 @@ static void evp_cleanup(void *arg)
 
 	for (size_t i = 0; i < p->nowned; i++)
 		free(p->owned[i]);
+	free(p->batch.hours);
 	zcodec_dict_release(p->dict);
 	vault_key_release(p->key);
 }
@@ -87,6 +91,7 @@ int evp_begin(struct http_req *r, struct ep_entry *ep, const char *origin, struc
 	p->batch.outbox = ep->jobs;
 	p->batch.events = p->events;
 	p->batch.sessions = p->sessions;
+	p->batch.collect_hours = app->ch != NULL;
 	arena_on_destroy(a, evp_cleanup, p);
 	rc = vault_key_get(app->vault, ep->pid, ep->key_version, ep->wrapped, ep->wrapped_len, &p->key);
 	if (rc) {
@@ -295,6 +300,8 @@ int evp_add_event(struct evp *p, const struct evp_event *e, char pid_out[PUBID_M
 	if ((rc = w.rc) || (rc = seal_json(p, rid, &plain, &rec->last, &rec->last_len)))
 		goto out;
 
+	p->level[p->batch.nevents] = arena_strdup(p->a, e->level && *e->level ? e->level : "error");
+	p->kind[p->batch.nevents] = arena_strdup(p->a, e->kind);
 	p->search[p->batch.nevents].p = p;
 	p->search[p->batch.nevents].text = arena_printf(p->a, "%s\n%s", title, fp.culprit);
 	rec->search = make_search;
@@ -385,6 +392,28 @@ static void publish(struct evp *p)
 	}
 }
 
+/* The committed batch's rows for ClickHouse: its stored events (as
+ * issue_hours counts them) and what it added to session_hours. */
+static void feed_clickhouse(struct evp *p)
+{
+	struct ch *ch = p->app->ch;
+
+	for (size_t i = 0; i < p->batch.nevents; i++) {
+		const struct ev_record *ev = &p->events[i];
+		struct ch_event row = { .id = ev->id, .account_id = p->ep->account_id, .endpoint_id = p->ep->id,
+					.issue_id = ev->issue_id, .ts = sub_id_ms(ev->id), .level = p->level[i],
+					.kind = p->kind[i], .sid = ev->has_sid ? ev->sid : NULL };
+
+		if (ev->stored)
+			ch_add_event(ch, &row);
+	}
+	for (size_t i = 0; i < p->batch.nhours; i++) {
+		const struct ev_aggregate *h = &p->batch.hours[i];
+
+		ch_add_session_hour(ch, p->ep->account_id, p->ep->id, h->hour_ms, h->sessions, h->errored, h->crashed);
+	}
+}
+
 static void committed(void *ctx, int rc)
 {
 	struct evp *p = ctx;
@@ -392,6 +421,8 @@ static void committed(void *ctx, int rc)
 
 	for (size_t i = 0; !rc && i < p->batch.nevents; i++)
 		stored += (size_t)p->events[i].stored;
+	if (!rc && p->app->ch)
+		feed_clickhouse(p);
 	if (!rc && stored)
 		publish(p);
 	evdicts_note(p->app->dicts, p->ep, stored);

@@ -68,9 +68,25 @@ static int savepoint_end(sqlite3 *db, const char *name, int rc)
 
 /* ---- sessions ------------------------------------------------------------ */
 
-static int hour_add(struct writer *w, sqlite3 *db, int64_t endpoint_id, int64_t hour_ms,
+/* Notes a delta to session_hours in the batch, when it collects them. */
+static void hour_note(struct ev_batch *b, int64_t hour_ms, int64_t sessions, int64_t errored, int64_t crashed)
+{
+	if (!b->collect_hours)
+		return;
+	if (b->nhours == b->hours_cap) {
+		b->hours_cap = b->hours_cap ? 2 * b->hours_cap : 8;
+		b->hours = xrealloc(b->hours, b->hours_cap * sizeof(*b->hours));
+	}
+	b->hours[b->nhours++] = (struct ev_aggregate){ .hour_ms = hour_ms, .sessions = sessions,
+						       .errored = errored, .crashed = crashed };
+}
+
+static int hour_add(struct writer *w, sqlite3 *db, struct ev_batch *b, int64_t hour_ms,
 		    int64_t sessions, int64_t errored, int64_t crashed)
 {
+	int64_t endpoint_id = b->endpoint_id;
+	int rc;
+
 	sqlite3_stmt *st = writer_stmt(w, S_SESSION_HOUR,
 		"INSERT INTO session_hours(endpoint_id,hour,sessions,errored,crashed) VALUES(?,?,?,?,?)"
 		" ON CONFLICT(endpoint_id,hour) DO UPDATE SET sessions=sessions+excluded.sessions,"
@@ -85,14 +101,17 @@ static int hour_add(struct writer *w, sqlite3 *db, int64_t endpoint_id, int64_t 
 	sqlite3_bind_int64(st, 3, sessions);
 	sqlite3_bind_int64(st, 4, errored);
 	sqlite3_bind_int64(st, 5, crashed);
-	return step_done(db, st);
+	if ((rc = step_done(db, st)) == 0)
+		hour_note(b, hour_ms - hour_ms % EV_HOUR_MS, sessions, errored, crashed);
+	return rc;
 }
 
 /* A session seen: a new one counts in its hour (when it is a start), and
  * its first error and first crash count in the hour it started. */
-static int session_touch(struct writer *w, sqlite3 *db, int64_t endpoint_id, const uint8_t *sid,
+static int session_touch(struct writer *w, sqlite3 *db, struct ev_batch *b, const uint8_t *sid,
 			 int64_t ms, int init, int flags)
 {
+	int64_t endpoint_id = b->endpoint_id;
 	sqlite3_stmt *st = writer_stmt(w, S_SESSION_FIND,
 				       "SELECT hour, errored FROM sessions WHERE endpoint_id=? AND sid=?");
 	int64_t hour;
@@ -120,7 +139,7 @@ static int session_touch(struct writer *w, sqlite3 *db, int64_t endpoint_id, con
 		sqlite3_bind_int(st, 3, newbits);
 		if ((rc = step_done(db, st)))
 			return rc;
-		return hour_add(w, db, endpoint_id, hour, 0, !!(newbits & FLAG_ERRORED),
+		return hour_add(w, db, b, hour, 0, !!(newbits & FLAG_ERRORED),
 				!!(newbits & FLAG_CRASHED));
 	}
 	sqlite3_reset(st);
@@ -137,7 +156,7 @@ static int session_touch(struct writer *w, sqlite3 *db, int64_t endpoint_id, con
 	sqlite3_bind_int(st, 5, flags);
 	if ((rc = step_done(db, st)))
 		return rc;
-	return hour_add(w, db, endpoint_id, hour, init ? 1 : 0, !!(flags & FLAG_ERRORED),
+	return hour_add(w, db, b, hour, init ? 1 : 0, !!(flags & FLAG_ERRORED),
 			!!(flags & FLAG_CRASHED));
 }
 
@@ -172,7 +191,7 @@ static int bind_run(sqlite3 *db, sqlite3_stmt *st, int64_t a, int64_t b)
 	return step_done(db, st);
 }
 
-static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const struct ev_batch *b,
+static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, struct ev_batch *b,
 			struct ev_record *e)
 {
 	int64_t endpoint_id = b->endpoint_id;
@@ -282,7 +301,7 @@ static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, const
 		if ((rc = step_done(db, st)))
 			return rc;
 	}
-	return e->visit ? session_touch(w, db, endpoint_id, e->sid, ms, 1, FLAG_ERRORED) : 0;
+	return e->visit ? session_touch(w, db, b, e->sid, ms, 1, FLAG_ERRORED) : 0;
 }
 
 /* Rarely run: plain prepared statements, not cached ones. */
@@ -333,6 +352,9 @@ static int batch_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 		writer_submit(to->writer, op);
 		return WRITER_FORWARDED;
 	}
+	/* An apply that is rolled back, or forwarded and run again, starts
+	 * the list afresh. */
+	b->nhours = 0;
 	pruning = day != bo->s->ev_prune_day;
 	if ((rc = db_exec(db, "SAVEPOINT ev")))
 		return rc;
@@ -343,13 +365,13 @@ static int batch_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
 	for (size_t i = 0; i < b->nsessions && !rc; i++) {
 		struct ev_session *s = &b->sessions[i];
 
-		rc = session_touch(w, db, b->endpoint_id, s->sid, s->ms, s->init,
+		rc = session_touch(w, db, b, s->sid, s->ms, s->init,
 				   (s->errored ? FLAG_ERRORED : 0) | (s->crashed ? FLAG_CRASHED : 0));
 	}
 	for (size_t i = 0; i < b->naggregates && !rc; i++) {
 		struct ev_aggregate *g = &b->aggregates[i];
 
-		rc = hour_add(w, db, b->endpoint_id, g->hour_ms, g->sessions, g->errored, g->crashed);
+		rc = hour_add(w, db, b, g->hour_ms, g->sessions, g->errored, g->crashed);
 	}
 	if ((rc = savepoint_end(db, "ev", rc)) == 0 && pruning)
 		bo->s->ev_prune_day = day; /* (a rolled back prune runs again) */

@@ -82,6 +82,13 @@ struct ev_batch {
 	size_t nsessions;
 	struct ev_aggregate *aggregates;
 	size_t naggregates;
+	/* With collect_hours set, the writer lists what the batch added to
+	 * session_hours (hour_ms the hour's start), for a copy elsewhere
+	 * (ClickHouse): valid once done reports 0. Heap, grown by the writer;
+	 * the caller frees hours with free() whatever the outcome. */
+	int collect_hours;
+	struct ev_aggregate *hours;
+	size_t nhours, hours_cap;
 };
 
 typedef void (*ev_done_fn)(void *ctx, int rc);
