@@ -533,6 +533,41 @@ static void t_migrate(void **state)
 	assert_false(sql_in_tx(c));
 }
 
+struct migrator {
+	int rc;
+};
+
+static void *migrate_thread(void *arg)
+{
+	struct migrator *m = arg;
+	struct sql_conn *c = NULL;
+
+	m->rc = open_conn(&c);
+	if (!m->rc)
+		m->rc = sql_migrate(c, migs, 2, "test");
+	sql_close(c);
+	return NULL;
+}
+
+/* Processes starting together migrate one after the other: each step is
+ * applied once (the seed row once), and nobody fails. */
+static void t_migrate_concurrent(void **state)
+{
+	struct migrator m[4] = { 0 };
+	pthread_t th[4];
+	int v = -1;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, migrate_thread, &m[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(m[i].rc, 0);
+	}
+	assert_int_equal(sql_schema_version(*state, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(one(*state, "SELECT count(*) FROM m"), 1);
+}
+
 /* ---- the dialect --------------------------------------------------------- */
 
 struct rewrite_case {
@@ -696,7 +731,7 @@ static void t_dialect_live(void **state)
 #define CASES(X)                                                                  \
 	X(t_types) X(t_placeholders) X(t_constraints) X(t_transactions) X(t_returning) \
 	X(t_pool_threads) X(t_pool_bounded) X(t_reconnect) X(t_schemas) X(t_migrate)  \
-	X(t_dialect_live)
+	X(t_migrate_concurrent) X(t_dialect_live)
 
 int main(void)
 {
