@@ -3,7 +3,7 @@
 # main.c on top. The sanitizer build (ASan+UBSan) lives in build/asan/.
 
 CC      := gcc
-PKGS    := libmicrohttpd sqlite3 libcrypto json-c libargon2 libzstd zlib libbrotlidec libcurl hiredis
+PKGS    := libmicrohttpd sqlite3 libcrypto json-c libargon2 libzstd zlib libbrotlidec libcurl hiredis libpq
 CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Inlet needs, only those that are missing.
 #   scripts/deps.sh build   what `make` needs to compile build/inlet
-#   scripts/deps.sh test    also what `make test` needs (cmocka, node, chromium, servers, ClickHouse)
+#   scripts/deps.sh test    also what `make test` needs (cmocka, node, chromium, servers:
+#                           nginx, Redis, ClickHouse, PostgreSQL, started throwaway by the tests)
 #   scripts/deps.sh bench   also what bench/ needs (wrk, nginx)
 #   scripts/deps.sh fuzz    also clang for libFuzzer
 # apt-get runs only when something is absent, so a warm machine pays nothing.
 set -euo pipefail
 
 want=(build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libssl-dev
-      libjson-c-dev libargon2-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev libhiredis-dev)
+      libjson-c-dev libargon2-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev libhiredis-dev
+      libpq-dev)
 case "${1:-build}" in
   build) ;;
-  test)  want+=(libcmocka-dev nodejs npm chromium curl sqlite3 python3-aiosmtpd openssl nginx-light redis-server clickhouse-server) ;;
+  test)  want+=(libcmocka-dev nodejs npm chromium curl sqlite3 python3-aiosmtpd openssl nginx-light
+               redis-server clickhouse-server postgresql) ;;
   bench) want+=(wrk nginx-light curl sqlite3) ;;
   fuzz)  want+=(clang libclang-rt-14-dev) ;;
   *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;

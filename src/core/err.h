@@ -25,7 +25,8 @@
 	X(BUSY, "busy", "resource busy")                                       \
 	X(SHUTDOWN, "shutting_down", "server is shutting down")               \
 	X(INTERNAL, "internal", "internal error")                              \
-	X(CONFLICT, "conflict", "conflicts with the current state")
+	X(CONFLICT, "conflict", "conflicts with the current state")            \
+	X(UNAVAILABLE, "unavailable", "database server unavailable")
 
 enum inlet_err {
 	INLET_OK = 0,

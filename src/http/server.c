@@ -191,6 +191,7 @@ static int status_of(int rc)
 	case INLET_ERATELIMIT: return 429;
 	case INLET_EBUSY: return 503;
 	case INLET_ESHUTDOWN: return 503;
+	case INLET_EUNAVAILABLE: return 503;
 	default: return 500;
 	}
 }
