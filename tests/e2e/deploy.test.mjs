@@ -9,23 +9,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, REPO_ROOT, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, REPO_ROOT, SCALE } from '../lib/inlet.mjs';
+import { freePort, startNginx } from '../lib/nginx.mjs';
 import { apiClient, createEndpoint, listAll, multipart, request, urlencoded } from '../lib/http.mjs';
 
 const T = { timeout: 60_000 * SCALE };
-const NGINX = process.env.NGINX_PATH || '/usr/sbin/nginx';
 let inlet;
 let api;
-let proxy; // {url, proc, dir}
+let proxy; // {url, port, dir, stop}
 
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
 
 before(async () => {
   const data = await makeDataDir();
@@ -33,50 +28,21 @@ before(async () => {
   inlet = await startServer(data, { env: { INLET_TRUST_PROXY: '1' } });
   api = apiClient(inlet.url, acct.token);
 
-  const dir = await makeTempDir('inlet-deploy-');
-  const port = await freePort();
   const dead = await freePort();
   let conf = await readFile(path.join(REPO_ROOT, 'deploy/nginx/inlet.conf'), 'utf8');
   const upstreams = conf.match(/server 127\.0\.0\.1:\d+/g);
   assert.equal(upstreams.length, 2, 'the shipped file names two nodes');
-  conf = conf.replace(upstreams[0], `server 127.0.0.1:${inlet.port}`)
-    .replace(upstreams[1], `server 127.0.0.1:${dead}`)
-    .replace(/listen 80;/, `listen 127.0.0.1:${port};`);
-  await writeFile(path.join(dir, 'inlet.conf'), conf);
-  await writeFile(path.join(dir, 'nginx.conf'), `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/inlet.conf;
-}
-`);
-  const proc = spawn(NGINX, ['-e', `${dir}/error.log`, '-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (c) => { err += c; });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (await request(`${url}/healthz`).then((r) => r.status === 200, () => false)) {
-      proxy = { url, proc, dir };
-      return;
-    }
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`nginx did not start: ${err}`);
+  proxy = await startNginx(async (port, dir) => {
+    conf = conf.replace(upstreams[0], `server 127.0.0.1:${inlet.port}`)
+      .replace(upstreams[1], `server 127.0.0.1:${dead}`)
+      .replace(/listen 80;/, `listen 127.0.0.1:${port};`);
+    await writeFile(path.join(dir, 'inlet.conf'), conf);
+    return `  include ${dir}/inlet.conf;`;
+  });
 });
 
 after(async () => {
-  if (proxy) proxy.proc.kill('SIGQUIT');
+  if (proxy) proxy.stop();
   await cleanup();
 });
 

@@ -7,18 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { startNginx } from '../lib/nginx.mjs';
 import { apiClient, createEndpoint, postForm, request } from '../lib/http.mjs';
 
 after(cleanup);
 const T = { timeout: 30_000 * SCALE };
 const WAIT_MS = 5_000 * SCALE;
 const NO_LIMIT = { rate_limit: { per_minute: 0, burst: 1 } };
-const NGINX = process.env.NGINX_PATH || '/usr/sbin/nginx';
 const PASSWORD = 'correct horse battery staple'; // the harness's (tests/lib/inlet.mjs)
 
 let inlet;
@@ -391,25 +387,7 @@ test('SIGTERM ends open streams and the server exits promptly; a client that lef
 // buffering): each event reaches the client at once, and the keep-alive
 // comments keep the connection under nginx's 60 s read timeout.
 
-async function startNginx(upstream) {
-  const dir = await makeTempDir('inlet-nginx-');
-  const port = await new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
-  });
-  const conf = `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
+const plainProxy = (upstream) => (port) => `  server {
     listen 127.0.0.1:${port};
     location / {
       proxy_pass ${upstream};
@@ -418,26 +396,10 @@ http {
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
-  }
-}
-`;
-  await writeFile(path.join(dir, 'nginx.conf'), conf);
-  const proc = spawn(NGINX, ['-e', `${dir}/error.log`, '-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (c) => { err += c; });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const ok = await request(`${url}/healthz`).then((r) => r.status === 200, () => false);
-    if (ok) return { url, stop: () => proc.kill('SIGQUIT') };
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`nginx did not start: ${err}`);
-}
+  }`;
 
 test('behind nginx (a plain proxy_pass): events pass at once', T, async () => {
-  const proxy = await startNginx(inlet.url);
+  const proxy = await startNginx(plainProxy(inlet.url));
   try {
     const ep = await createEndpoint(a.api, 'behind-nginx', NO_LIMIT);
     const s = await openStream(proxy.url, { token: a.token });
