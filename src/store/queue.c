@@ -11,8 +11,8 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "store/db.h"
 #include "store/queue_int.h"
+#include "store/sql.h"
 
 /* Indexes, each for one query:
  *   jobs_due (lane, state, run_at_ms): claims and queue_next_due_ms seek the
@@ -21,7 +21,11 @@
  *   jobs_state (state, id): listing by state newest first, and purging;
  *   jobs_idem (kind, idem_key), unique where a key is set: idempotency.
  * AUTOINCREMENT so an id is never reused once purged: receivers drop
- * duplicates by it. Lane and state are text, readable with sqlite3(1). */
+ * duplicates by it (on PostgreSQL an identity column, whose sequence never
+ * goes back either). Lane and state are text, readable with sqlite3(1) and
+ * psql. The text is SQLite's and must stay as it is: existing jobs.db files
+ * carry their version in PRAGMA user_version, and PostgreSQL gets it
+ * through sql_dialect_rewrite (store/sql_dialect.h). */
 static const char *const migrations[] = {
 	/* 1 */
 	"CREATE TABLE jobs("
@@ -73,13 +77,15 @@ static const char *const state_names[QUEUE_NSTATES] = {
 
 
 
+/* Written once for both engines (see store/sql.h). */
 static const char *const sqls[S__COUNT] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
 	[S_IDEM] = "SELECT id FROM jobs WHERE kind=?1 AND idem_key=?2",
-	[S_INSERT] = "INSERT INTO jobs(lane,kind,payload,idem_key,state,max_attempts,run_at_ms,"
-		     "created_ms,updated_ms,scope) VALUES(?1,?2,?3,?4,'queued',?5,?6,?7,?7,?8)",
+	/* OR IGNORE: a concurrent enqueue of the same key (another node on
+	 * PostgreSQL) makes this insert nothing instead of failing; the
+	 * caller then reads the winner's id. */
+	[S_INSERT] = "INSERT OR IGNORE INTO jobs(lane,kind,payload,idem_key,state,max_attempts,"
+		     "run_at_ms,created_ms,updated_ms,scope)"
+		     " VALUES(?1,?2,?3,?4,'queued',?5,?6,?7,?7,?8) RETURNING id",
 	[S_EXPIRED] = "SELECT id,attempts,max_attempts FROM jobs"
 		      " WHERE lane=?1 AND state='running' AND lease_until_ms<=?2"
 		      " ORDER BY lease_until_ms,id LIMIT 1",
@@ -96,6 +102,10 @@ static const char *const sqls[S__COUNT] = {
 	[S_REQUEUE] = "UPDATE jobs SET state='queued',run_at_ms=?2,lease_until_ms=0,last_error=?3,"
 		      "updated_ms=?4 WHERE id=?1",
 	[S_EXTEND] = "UPDATE jobs SET lease_until_ms=?2,updated_ms=?3 WHERE id=?1",
+	[S_NOTE] = "UPDATE jobs SET progress=?2,total=?3,result=coalesce(?4,result),updated_ms=?5"
+		   " WHERE id=?1",
+	[S_RELEASE] = "UPDATE jobs SET state='queued',lease_until_ms=0,run_at_ms=?1,updated_ms=?1"
+		      " WHERE state='running'",
 	/* CASE sees the row as it was: a queued job keeps its attempts. */
 	[S_RETRY] = "UPDATE jobs SET state='queued',"
 		    " attempts=CASE WHEN state='queued' THEN attempts ELSE 0 END,"
@@ -104,12 +114,15 @@ static const char *const sqls[S__COUNT] = {
 		    " WHERE id=?1 AND state IN ('queued','dead','cancelled') RETURNING lane",
 	[S_CANCEL] = "UPDATE jobs SET state='cancelled',lease_until_ms=0,updated_ms=?2"
 		     " WHERE id=?1 AND state IN ('queued','running') RETURNING lane",
+	/* A NULL filter matches any; the CASTs tell PostgreSQL the type of a
+	 * parameter it would otherwise meet first in IS NULL. */
 	[S_LIST_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state=?1 AND id<?2"
-			 " AND (?3 IS NULL OR lane=?3) AND (?4 IS NULL OR kind=?4)"
-			 " AND (?6 IS NULL OR scope=?6) ORDER BY id DESC LIMIT ?5",
-	[S_LIST_ANY] = "SELECT " JOB_COLS " FROM jobs WHERE id<?2"
-		       " AND (?3 IS NULL OR lane=?3) AND (?4 IS NULL OR kind=?4)"
-		       " AND (?6 IS NULL OR scope=?6) ORDER BY id DESC LIMIT ?5",
+			 " AND (CAST(?3 AS TEXT) IS NULL OR lane=?3) AND (CAST(?4 AS TEXT) IS NULL OR kind=?4)"
+			 " AND (CAST(?6 AS INTEGER) IS NULL OR scope=?6) ORDER BY id DESC LIMIT ?5",
+	/* S_LIST_STATE's parameters less the first (PostgreSQL wants no gap). */
+	[S_LIST_ANY] = "SELECT " JOB_COLS " FROM jobs WHERE id<?1"
+		       " AND (CAST(?2 AS TEXT) IS NULL OR lane=?2) AND (CAST(?3 AS TEXT) IS NULL OR kind=?3)"
+		       " AND (CAST(?5 AS INTEGER) IS NULL OR scope=?5) ORDER BY id DESC LIMIT ?4",
 	[S_NEXT] = "SELECT (SELECT run_at_ms FROM jobs WHERE lane=?1 AND state='queued'"
 		   "         ORDER BY run_at_ms LIMIT 1),"
 		   "       (SELECT min(lease_until_ms) FROM jobs WHERE lane=?1 AND state='running')",
@@ -125,6 +138,19 @@ static const char *const sqls[S__COUNT] = {
 			" ORDER BY name LIMIT 1",
 	[S_SCHED_NEXT] = "UPDATE schedules SET next_ms=?2 WHERE name=?1",
 	[S_SCHED_DEL] = "DELETE FROM schedules WHERE name=?1",
+};
+
+/* What PostgreSQL adds to a statement, the only engine-specific text. Many
+ * nodes share its jobs table, and READ COMMITTED alone would let two of
+ * them read the same row before either updates it. A claim locks the row
+ * it picks and skips rows another claimer has locked, so claimers never
+ * wait on each other nor take the same job; a lease holder's report locks
+ * its row, so a claim of an expired lease and the late report of its old
+ * holder happen one after the other, as SQLite's single writer has them. */
+static const char *const pg_suffix[S__COUNT] = {
+	[S_EXPIRED] = " FOR UPDATE SKIP LOCKED",
+	[S_DUE] = " FOR UPDATE SKIP LOCKED",
+	[S_OWNER] = " FOR UPDATE",
 };
 
 
@@ -276,113 +302,107 @@ static uint64_t random64(struct queue *q)
 	return r;
 }
 
-/* The cached statement for slot, reset and unbound; NULL if it cannot be
- * prepared (logged). Callers reset it after use, so no statement keeps a
- * read transaction open between calls. */
-sqlite3_stmt *queue_stmt(struct queue *q, enum slot s)
+/* The cached statement for slot, reset; NULL if it cannot be prepared
+ * (logged). Callers reset it after use, so no statement keeps a read
+ * transaction open between calls. */
+struct sql_stmt *queue_stmt(struct queue *q, enum slot s)
 {
-	if (!q->st[s] &&
-	    sqlite3_prepare_v3(q->db, sqls[s], -1, SQLITE_PREPARE_PERSISTENT, &q->st[s], NULL) != SQLITE_OK) {
-		log_msg(LOG_ERROR, "jobs: prepare failed: %s (%s)", sqlite3_errmsg(q->db), sqls[s]);
-		return NULL;
+	char text[1024];
+
+	if (!q->st[s]) {
+		snprintf(text, sizeof(text), "%s%s", sqls[s], q->pg && pg_suffix[s] ? pg_suffix[s] : "");
+		if (sql_prepare(q->db, text, &q->st[s])) {
+			log_msg(LOG_ERROR, "jobs: prepare failed: %s (%s)", sql_errmsg(q->db), text);
+			return NULL;
+		}
 	}
-	sqlite3_reset(q->st[s]);
-	sqlite3_clear_bindings(q->st[s]);
+	sql_reset(q->st[s]);
 	return q->st[s];
 }
 
-/* The INLET_E* of a failed step's result src: never 0. */
-static int sql_err(struct queue *q, int src)
+/* Steps a statement to its end, then resets it. */
+int queue_run(struct sql_stmt *st, int64_t *changes)
 {
-	int rc = db_rc(q->db, src);
+	int rc;
 
-	return rc ? rc : INLET_EDB;
-}
-
-/* Steps a statement that returns no rows, then resets it. */
-int queue_run(struct queue *q, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_err(q, rc);
-}
-
-static int run_slot(struct queue *q, enum slot s)
-{
-	sqlite3_stmt *st = queue_stmt(q, s);
-
-	return st ? queue_run(q, st) : INLET_EDB;
+	while ((rc = sql_step(st)) == SQL_ROW)
+		;
+	if (changes)
+		*changes = sql_changes(st);
+	sql_reset(st);
+	return rc < 0 ? rc : 0;
 }
 
 int queue_tx_begin(struct queue *q)
 {
-	return run_slot(q, S_BEGIN);
+	/* SQLite: BEGIN IMMEDIATE, the single writer, as before. PostgreSQL:
+	 * READ COMMITTED, with the row locks of pg_suffix. */
+	return sql_begin(q->db, SQL_TX_WRITE);
 }
 
 /* Commits when rc is 0, else rolls back; returns the outcome. */
 int queue_tx_end(struct queue *q, int rc)
 {
-	if (rc == 0 && (rc = run_slot(q, S_COMMIT)) == 0)
+	if (rc == 0 && (rc = sql_commit(q->db)) == 0)
 		return 0;
-	if (!sqlite3_get_autocommit(q->db))
-		run_slot(q, S_ROLLBACK);
+	if (sql_in_tx(q->db))
+		sql_rollback(q->db);
 	return rc;
 }
 
-void queue_bind_text(sqlite3_stmt *st, int i, const char *s)
+void queue_bind_text(struct sql_stmt *st, int i, const char *s)
 {
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	sql_bind_str(st, i, s);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i, struct arena *a)
+static const char *col_text(struct sql_stmt *st, int i, struct arena *a)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	size_t n;
+	const char *s = sql_column_text(st, i, &n);
 
-	return s ? arena_strndup(a, (const char *)s, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+	return s ? arena_strndup(a, s, n) : NULL;
 }
 
 /* The text column i as an index of names; -1 when unknown (a file from disk
  * is not trusted to hold only what the CHECK constraints allowed). */
-int queue_col_name(sqlite3_stmt *st, int i, const char *const *names, int n)
+int queue_col_name(struct sql_stmt *st, int i, const char *const *names, int n)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	size_t len;
+	const char *s = sql_column_text(st, i, &len);
 
-	return s ? name_index(names, n, (const char *)s, (size_t)sqlite3_column_bytes(st, i)) : -1;
+	return s ? name_index(names, n, s, len) : -1;
 }
 
 /* Fills job from a row of JOB_COLS (and the payload after them). */
-static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, int with_payload)
+static int job_from(struct sql_stmt *st, struct arena *a, struct queue_job *job, int with_payload)
 {
 	int lane = queue_col_name(st, 1, queue_lane_names, QUEUE_NLANES);
 	int state = queue_col_name(st, 2, state_names, QUEUE_NSTATES);
 
 	memset(job, 0, sizeof(*job));
-	if (lane < 0 || state < 0 || sqlite3_column_type(st, 3) != SQLITE_TEXT)
+	if (lane < 0 || state < 0 || sql_column_null(st, 3))
 		return INLET_EDB;
-	job->id = sqlite3_column_int64(st, 0);
+	job->id = sql_column_int64(st, 0);
 	job->lane = (enum queue_lane)lane;
 	job->state = (enum queue_state)state;
 	job->kind = col_text(st, 3, a);
-	job->payload_len = (size_t)sqlite3_column_int64(st, 4);
+	job->payload_len = (size_t)sql_column_int64(st, 4);
 	job->idempotency_key = col_text(st, 5, a);
 	job->worker = col_text(st, 6, a);
-	job->attempts = sqlite3_column_int(st, 7);
-	job->max_attempts = sqlite3_column_int(st, 8);
-	job->run_at_ms = sqlite3_column_int64(st, 9);
-	job->lease_until_ms = sqlite3_column_int64(st, 10);
+	job->attempts = (int)sql_column_int64(st, 7);
+	job->max_attempts = (int)sql_column_int64(st, 8);
+	job->run_at_ms = sql_column_int64(st, 9);
+	job->lease_until_ms = sql_column_int64(st, 10);
 	job->last_error = col_text(st, 11, a);
-	job->created_ms = sqlite3_column_int64(st, 12);
-	job->updated_ms = sqlite3_column_int64(st, 13);
-	job->scope = sqlite3_column_int64(st, 14);
-	job->progress = sqlite3_column_int64(st, 15);
-	job->total = sqlite3_column_int64(st, 16);
+	job->created_ms = sql_column_int64(st, 12);
+	job->updated_ms = sql_column_int64(st, 13);
+	job->scope = sql_column_int64(st, 14);
+	job->progress = sql_column_int64(st, 15);
+	job->total = sql_column_int64(st, 16);
 	job->result = col_text(st, 17, a);
 	if (with_payload) {
-		const void *p = sqlite3_column_blob(st, COL_PAYLOAD);
-		size_t n = (size_t)sqlite3_column_bytes(st, COL_PAYLOAD);
-
+		size_t n = 0;
+		const void *p = sql_column_blob(st, COL_PAYLOAD, &n);
 		uint8_t *copy = arena_alloc(a, n + 1);
 
 		/* A NUL after the bytes (not counted): text payloads (JSON) read
@@ -396,37 +416,41 @@ static int job_from(sqlite3_stmt *st, struct arena *a, struct queue_job *job, in
 	return 0;
 }
 
+/* Steps st, which answers at most one row: SQL_ROW (the row is ready),
+ * INLET_ENOTFOUND, or an error. */
+static int one_row(struct sql_stmt *st)
+{
+	int rc = sql_step(st);
+
+	return rc == SQL_DONE ? INLET_ENOTFOUND : rc;
+}
+
 static int read_job(struct queue *q, int64_t id, struct arena *a, struct queue_job *job)
 {
-	sqlite3_stmt *st = queue_stmt(q, S_GET);
+	struct sql_stmt *st = queue_stmt(q, S_GET);
 	int rc;
 
 	if (!st)
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	sql_bind_int64(st, 1, id);
+	if ((rc = one_row(st)) == SQL_ROW)
 		rc = job_from(st, a, job, 1);
-	else
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : sql_err(q, rc);
-	sqlite3_reset(st);
+	sql_reset(st);
 	return rc;
 }
 
 /* 0 when id exists, INLET_ENOTFOUND when not. */
 static int job_exists(struct queue *q, int64_t id)
 {
-	sqlite3_stmt *st = queue_stmt(q, S_EXISTS);
+	struct sql_stmt *st = queue_stmt(q, S_EXISTS);
 	int rc;
 
 	if (!st)
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? INLET_ENOTFOUND : INLET_EDB;
+	sql_bind_int64(st, 1, id);
+	rc = one_row(st);
+	sql_reset(st);
+	return rc == SQL_ROW ? 0 : rc;
 }
 
 struct owned {
@@ -435,31 +459,29 @@ struct owned {
 };
 
 /* 0 when id is running under worker (*o then filled), INLET_EBUSY when it
- * is not, INLET_ENOTFOUND when there is no id. */
+ * is not, INLET_ENOTFOUND when there is no id. On PostgreSQL the row stays
+ * locked until the transaction ends (pg_suffix). */
 static int job_owned(struct queue *q, int64_t id, const char *worker, struct owned *o)
 {
-	sqlite3_stmt *st = queue_stmt(q, S_OWNER);
+	struct sql_stmt *st = queue_stmt(q, S_OWNER);
 	int rc;
 
 	if (!st)
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *w = sqlite3_column_text(st, 1);
+	sql_bind_int64(st, 1, id);
+	if ((rc = one_row(st)) == SQL_ROW) {
+		const char *w = sql_column_text(st, 1, NULL);
 		int lane = queue_col_name(st, 4, queue_lane_names, QUEUE_NLANES);
 
 		rc = queue_col_name(st, 0, state_names, QUEUE_NSTATES) == QUEUE_RUNNING && w &&
-			     strcmp((const char *)w, worker) == 0
+			     strcmp(w, worker) == 0
 		     ? 0
 		     : INLET_EBUSY;
-		o->attempts = sqlite3_column_int(st, 2);
-		o->max_attempts = sqlite3_column_int(st, 3);
+		o->attempts = (int)sql_column_int64(st, 2);
+		o->max_attempts = (int)sql_column_int64(st, 3);
 		o->lane = lane == QUEUE_SLOW ? QUEUE_SLOW : QUEUE_FAST;
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : sql_err(q, rc);
 	}
-	sqlite3_reset(st);
+	sql_reset(st);
 	return rc;
 }
 
@@ -474,17 +496,24 @@ void queue_notify_lanes(const struct queue_hooks *h, unsigned lanes)
 
 /* ---- open / close -------------------------------------------------------- */
 
-int queue_open(struct queue **out, const char *path)
+int queue_open_target(struct queue **out, const char *target, const char *schema)
 {
 	struct queue *q = xcalloc(1, sizeof(*q));
 	int rc;
 
 	pthread_mutex_init(&q->lock, NULL);
-	if ((rc = db_open(path, 0, &q->db)))
+	if ((rc = sql_open(target, 0, &q->db)))
 		goto out;
-	rc = db_migrate(q->db, migrations, (int)(sizeof(migrations) / sizeof(migrations[0])), "jobs");
+	q->pg = sql_engine(q->db) == SQL_POSTGRES;
+	if (q->pg && !schema)
+		schema = QUEUE_SCHEMA_DEFAULT;
+	if ((rc = sql_set_schema(q->db, schema)))
+		goto out;
+	rc = sql_migrate(q->db, migrations, (int)(sizeof(migrations) / sizeof(migrations[0])), "jobs");
 out:
 	if (rc) {
+		if (q->db)
+			log_msg(LOG_ERROR, "jobs: cannot open the queue: %s", sql_errmsg(q->db));
 		queue_close(q);
 		q = NULL;
 	}
@@ -492,13 +521,18 @@ out:
 	return rc;
 }
 
+int queue_open(struct queue **out, const char *path)
+{
+	return queue_open_target(out, path, NULL);
+}
+
 void queue_close(struct queue *q)
 {
 	if (!q)
 		return;
 	for (int i = 0; i < S__COUNT; i++)
-		sqlite3_finalize(q->st[i]);
-	db_close(q->db);
+		sql_finalize(q->st[i]);
+	sql_close(q->db);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
 }
@@ -515,42 +549,54 @@ void queue_set_hooks(struct queue *q, const struct queue_hooks *h)
 
 /* ---- enqueue --------------------------------------------------------------- */
 
+/* The id of the kept job of (kind, key): 0 or INLET_ENOTFOUND. */
+static int find_key(struct queue *q, const char *kind, const char *key, int64_t *id)
+{
+	struct sql_stmt *st = queue_stmt(q, S_IDEM);
+	int rc;
+
+	if (!st)
+		return INLET_EDB;
+	queue_bind_text(st, 1, kind);
+	queue_bind_text(st, 2, key);
+	if ((rc = one_row(st)) == SQL_ROW) {
+		*id = sql_column_int64(st, 0);
+		rc = 0;
+	}
+	sql_reset(st);
+	return rc;
+}
+
 /* Inside a transaction: the job of (kind, key) if there is one, else a new
  * row. */
 int queue_insert_job(struct queue *q, const struct queue_spec *s, int64_t now, int64_t *id)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
-	if (s->idempotency_key) {
-		if (!(st = queue_stmt(q, S_IDEM)))
-			return INLET_EDB;
-		queue_bind_text(st, 1, s->kind);
-		queue_bind_text(st, 2, s->idempotency_key);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			*id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc == SQLITE_ROW)
-			return 0;
-		if (rc != SQLITE_DONE)
-			return sql_err(q, rc);
-	}
+	if (s->idempotency_key && (rc = find_key(q, s->kind, s->idempotency_key, id)) != INLET_ENOTFOUND)
+		return rc;
 	if (!(st = queue_stmt(q, S_INSERT)))
 		return INLET_EDB;
 	queue_bind_text(st, 1, queue_lane_names[s->lane]);
 	queue_bind_text(st, 2, s->kind);
 	/* A zero-length blob, not NULL, when there is no payload. */
-	sqlite3_bind_blob(st, 3, s->len ? s->payload : "", (int)s->len, SQLITE_STATIC);
+	sql_bind_blob(st, 3, s->len ? s->payload : "", s->len);
 	queue_bind_text(st, 4, s->idempotency_key);
-	sqlite3_bind_int(st, 5, s->max_attempts ? s->max_attempts : QUEUE_ATTEMPTS_DEFAULT);
-	sqlite3_bind_int64(st, 6, s->run_at_ms ? s->run_at_ms : now);
-	sqlite3_bind_int64(st, 7, now);
-	sqlite3_bind_int64(st, 8, s->scope);
-	if ((rc = queue_run(q, st)))
-		return rc;
-	*id = sqlite3_last_insert_rowid(q->db);
-	return 0;
+	sql_bind_int64(st, 5, s->max_attempts ? s->max_attempts : QUEUE_ATTEMPTS_DEFAULT);
+	sql_bind_int64(st, 6, s->run_at_ms ? s->run_at_ms : now);
+	sql_bind_int64(st, 7, now);
+	sql_bind_int64(st, 8, s->scope);
+	if ((rc = one_row(st)) == SQL_ROW) {
+		*id = sql_column_int64(st, 0);
+		rc = 0;
+	}
+	sql_reset(st);
+	/* Ignored: another transaction committed the same key after our look
+	 * (PostgreSQL waits for it, then its row is visible here). */
+	if (rc == INLET_ENOTFOUND && s->idempotency_key)
+		rc = find_key(q, s->kind, s->idempotency_key, id);
+	return rc == INLET_ENOTFOUND ? INLET_EDB : rc;
 }
 
 int queue_enqueue_batch(struct queue *q, const struct queue_spec *specs, size_t n, int64_t *ids)
@@ -591,10 +637,11 @@ int queue_enqueue(struct queue *q, const struct queue_spec *spec, int64_t *id)
 /* ---- claim and report ----------------------------------------------------- */
 
 /* Inside a transaction: the id of the job to claim, or 0. Expired leases
- * come first; one on its last attempt is buried on the way. */
+ * come first; one on its last attempt is buried on the way. On PostgreSQL
+ * the row picked is locked and rows other claimers hold are passed over. */
 static int pick(struct queue *q, enum queue_lane lane, int64_t now, int64_t *id)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	*id = 0;
@@ -604,47 +651,43 @@ static int pick(struct queue *q, enum queue_lane lane, int64_t now, int64_t *id)
 		if (!(st = queue_stmt(q, S_EXPIRED)))
 			return INLET_EDB;
 		queue_bind_text(st, 1, queue_lane_names[lane]);
-		sqlite3_bind_int64(st, 2, now);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			*id = sqlite3_column_int64(st, 0);
-			attempts = sqlite3_column_int(st, 1);
-			max = sqlite3_column_int(st, 2);
+		sql_bind_int64(st, 2, now);
+		if ((rc = one_row(st)) == SQL_ROW) {
+			*id = sql_column_int64(st, 0);
+			attempts = (int)sql_column_int64(st, 1);
+			max = (int)sql_column_int64(st, 2);
 		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return sql_err(q, rc);
-		if (rc == SQLITE_DONE)
+		sql_reset(st);
+		if (rc == INLET_ENOTFOUND)
 			break;
+		if (rc != SQL_ROW)
+			return rc;
 		if (attempts < max)
 			return 0;
 		/* Its worker died on the last attempt: never run it again. */
 		if (!(st = queue_stmt(q, S_BURY)))
 			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, *id);
+		sql_bind_int64(st, 1, *id);
 		queue_bind_text(st, 2, "lease expired on the last attempt");
-		sqlite3_bind_int64(st, 3, now);
-		if ((rc = queue_run(q, st)))
+		sql_bind_int64(st, 3, now);
+		if ((rc = queue_run(st, NULL)))
 			return rc;
 		*id = 0;
 	}
 	if (!(st = queue_stmt(q, S_DUE)))
 		return INLET_EDB;
 	queue_bind_text(st, 1, queue_lane_names[lane]);
-	sqlite3_bind_int64(st, 2, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sql_err(q, rc);
-	return 0;
+	sql_bind_int64(st, 2, now);
+	if ((rc = one_row(st)) == SQL_ROW)
+		*id = sql_column_int64(st, 0);
+	sql_reset(st);
+	return rc == SQL_ROW || rc == INLET_ENOTFOUND ? 0 : rc;
 }
 
 int queue_claim(struct queue *q, enum queue_lane lane, const char *worker, int64_t lease_ms,
 		int64_t now, struct arena *a, struct queue_job *job)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int64_t id = 0;
 	int rc;
 
@@ -662,11 +705,11 @@ int queue_claim(struct queue *q, enum queue_lane lane, const char *worker, int64
 		rc = INLET_EDB;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_int64(st, 1, id);
 	queue_bind_text(st, 2, worker);
-	sqlite3_bind_int64(st, 3, now + lease_ms);
-	sqlite3_bind_int64(st, 4, now);
-	if ((rc = queue_run(q, st)))
+	sql_bind_int64(st, 3, now + lease_ms);
+	sql_bind_int64(st, 4, now);
+	if ((rc = queue_run(st, NULL)))
 		goto end;
 	rc = read_job(q, id, a, job);
 end:
@@ -682,7 +725,7 @@ out:
 int queue_complete(struct queue *q, int64_t id, const char *worker)
 {
 	struct owned o;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	if ((rc = check_worker(worker)))
@@ -696,9 +739,9 @@ int queue_complete(struct queue *q, int64_t id, const char *worker)
 		rc = INLET_EDB;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, clock_now(q));
-	rc = queue_run(q, st);
+	sql_bind_int64(st, 1, id);
+	sql_bind_int64(st, 2, clock_now(q));
+	rc = queue_run(st, NULL);
 end:
 	rc = queue_tx_end(q, rc);
 out:
@@ -713,7 +756,7 @@ int queue_note(struct queue *q, int64_t id, const char *worker, int64_t progress
 	       const char *result)
 {
 	struct owned o;
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st;
 	int rc;
 
 	if ((rc = check_worker(worker)))
@@ -723,19 +766,16 @@ int queue_note(struct queue *q, int64_t id, const char *worker, int64_t progress
 		goto out;
 	if ((rc = job_owned(q, id, worker, &o)))
 		goto end;
-	if (sqlite3_prepare_v2(q->db, "UPDATE jobs SET progress=?2,total=?3,result=coalesce(?4,result),updated_ms=?5"
-				      " WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = queue_stmt(q, S_NOTE))) {
 		rc = INLET_EDB;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, progress);
-	sqlite3_bind_int64(st, 3, total);
-	if (result)
-		sqlite3_bind_text(st, 4, result, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, clock_now(q));
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : INLET_EDB;
-	sqlite3_finalize(st);
+	sql_bind_int64(st, 1, id);
+	sql_bind_int64(st, 2, progress);
+	sql_bind_int64(st, 3, total);
+	queue_bind_text(st, 4, result);
+	sql_bind_int64(st, 5, clock_now(q));
+	rc = queue_run(st, NULL);
 end:
 	rc = queue_tx_end(q, rc);
 out:
@@ -758,7 +798,7 @@ static int fail_job(struct queue *q, int64_t id, const char *worker, const char 
 {
 	struct queue_hooks h;
 	struct owned o;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int requeued = 0, rc;
 
 	if ((rc = check_worker(worker)))
@@ -776,22 +816,23 @@ static int fail_job(struct queue *q, int64_t id, const char *worker, const char 
 			rc = INLET_EDB;
 			goto end;
 		}
-		sqlite3_bind_int64(st, 3, now);
+		sql_bind_int64(st, 3, now);
 	} else {
 		if (!(st = queue_stmt(q, S_REQUEUE))) {
 			rc = INLET_EDB;
 			goto end;
 		}
-		sqlite3_bind_int64(st, 2, now + queue_backoff_ms(o.attempts, random64(q)));
-		sqlite3_bind_int64(st, 4, now);
+		sql_bind_int64(st, 2, now + queue_backoff_ms(o.attempts, random64(q)));
+		sql_bind_int64(st, 4, now);
 		requeued = 1;
 	}
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_int64(st, 1, id);
 	/* S_BURY and S_REQUEUE take the error at different places. */
 	if (error)
-		sqlite3_bind_text(st, requeued ? 3 : 2, error, (int)cut_utf8(error, QUEUE_ERROR_MAX),
-				  SQLITE_STATIC);
-	rc = queue_run(q, st);
+		sql_bind_text(st, requeued ? 3 : 2, error, cut_utf8(error, QUEUE_ERROR_MAX));
+	else
+		sql_bind_null(st, requeued ? 3 : 2);
+	rc = queue_run(st, NULL);
 end:
 	rc = queue_tx_end(q, rc);
 out:
@@ -804,7 +845,7 @@ out:
 int queue_extend(struct queue *q, int64_t id, const char *worker, int64_t lease_ms)
 {
 	struct owned o;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int64_t now;
 	int rc;
 
@@ -822,10 +863,10 @@ int queue_extend(struct queue *q, int64_t id, const char *worker, int64_t lease_
 		rc = INLET_EDB;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now + lease_ms);
-	sqlite3_bind_int64(st, 3, now);
-	rc = queue_run(q, st);
+	sql_bind_int64(st, 1, id);
+	sql_bind_int64(st, 2, now + lease_ms);
+	sql_bind_int64(st, 3, now);
+	rc = queue_run(st, NULL);
 end:
 	rc = queue_tx_end(q, rc);
 out:
@@ -840,7 +881,7 @@ out:
 static int change_state(struct queue *q, enum slot s, int64_t id, enum queue_lane *lane,
 			struct queue_hooks *h)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	pthread_mutex_lock(&q->lock);
@@ -851,18 +892,15 @@ static int change_state(struct queue *q, enum slot s, int64_t id, enum queue_lan
 		rc = INLET_EDB;
 		goto end;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, clock_now(q));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	sql_bind_int64(st, 1, id);
+	sql_bind_int64(st, 2, clock_now(q));
+	if ((rc = one_row(st)) == SQL_ROW)
 		*lane = queue_col_name(st, 0, queue_lane_names, QUEUE_NLANES) == QUEUE_SLOW ? QUEUE_SLOW : QUEUE_FAST;
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	sql_reset(st);
+	if (rc == SQL_ROW)
 		rc = 0;
-	else if (rc == SQLITE_DONE) /* nothing changed: which answer? */
+	else if (rc == INLET_ENOTFOUND) /* nothing changed: which answer? */
 		rc = (rc = job_exists(q, id)) ? rc : INLET_EBUSY;
-	else
-		rc = sql_err(q, rc);
 end:
 	rc = queue_tx_end(q, rc);
 out:
@@ -891,18 +929,19 @@ int queue_cancel(struct queue *q, int64_t id)
 
 int queue_release_all(struct queue *q, int64_t now, int64_t *n)
 {
-	char sql[200];
+	struct sql_stmt *st;
 	int rc;
 
 	*n = 0;
 	if (!TIME_OK(now))
 		return INLET_EINVAL;
-	snprintf(sql, sizeof(sql), "UPDATE jobs SET state='queued',lease_until_ms=0,run_at_ms=%lld,updated_ms=%lld"
-				   " WHERE state='running'", (long long)now, (long long)now);
 	pthread_mutex_lock(&q->lock);
-	rc = db_exec(q->db, sql);
-	if (!rc)
-		*n = sqlite3_changes(q->db);
+	if ((st = queue_stmt(q, S_RELEASE))) {
+		sql_bind_int64(st, 1, now);
+		rc = queue_run(st, n);
+	} else {
+		rc = INLET_EDB;
+	}
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -922,9 +961,9 @@ int queue_get(struct queue *q, int64_t id, struct arena *a, struct queue_job *jo
 int queue_list(struct queue *q, const struct queue_filter *f, struct arena *a,
 	       struct queue_job **jobs, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	size_t limit;
-	int rc;
+	int o = 0, rc; /* o: S_LIST_ANY numbers its parameters one lower */
 
 	assert(q && f && a && jobs && n);
 	limit = f->limit ? f->limit : QUEUE_LIST_DEFAULT;
@@ -941,31 +980,30 @@ int queue_list(struct queue *q, const struct queue_filter *f, struct arena *a,
 		rc = INLET_EDB;
 		goto out;
 	}
-	queue_bind_text(st, 1, queue_state_name(f->state));
-	sqlite3_bind_int64(st, 2, f->before_id ? f->before_id : INT64_MAX);
-	queue_bind_text(st, 3, queue_lane_name(f->lane));
-	queue_bind_text(st, 4, f->kind);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
-	if (f->scope > 0)
-		sqlite3_bind_int64(st, 6, f->scope);
+	if (f->state >= 0)
+		queue_bind_text(st, 1, queue_state_name(f->state));
 	else
-		sqlite3_bind_null(st, 6);
+		o = 1;
+	sql_bind_int64(st, 2 - o, f->before_id ? f->before_id : INT64_MAX);
+	queue_bind_text(st, 3 - o, queue_lane_name(f->lane));
+	queue_bind_text(st, 4 - o, f->kind);
+	sql_bind_int64(st, 5 - o, (int64_t)limit);
+	if (f->scope > 0)
+		sql_bind_int64(st, 6 - o, f->scope);
+	else
+		sql_bind_null(st, 6 - o);
 	for (;;) {
-		int src = *n < limit ? sqlite3_step(st) : SQLITE_DONE;
+		int src = *n < limit ? sql_step(st) : SQL_DONE;
 
-		if (src == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = sql_err(q, src);
+		if (src != SQL_ROW) {
+			rc = src;
 			break;
 		}
 		if ((rc = job_from(st, a, &(*jobs)[*n], 0)))
 			break;
 		(*n)++;
 	}
-	sqlite3_reset(st);
+	sql_reset(st);
 out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -973,7 +1011,7 @@ out:
 
 int queue_next_due_ms(struct queue *q, enum queue_lane lane, int64_t *ms)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	if ((rc = queue_check_lane((int)lane)))
@@ -984,11 +1022,10 @@ int queue_next_due_ms(struct queue *q, enum queue_lane lane, int64_t *ms)
 		goto out;
 	}
 	queue_bind_text(st, 1, queue_lane_names[lane]);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int has_run = sqlite3_column_type(st, 0) != SQLITE_NULL;
-		int has_lease = sqlite3_column_type(st, 1) != SQLITE_NULL;
-		int64_t run_at = sqlite3_column_int64(st, 0), lease = sqlite3_column_int64(st, 1);
+	if ((rc = one_row(st)) == SQL_ROW) {
+		int has_run = !sql_column_null(st, 0);
+		int has_lease = !sql_column_null(st, 1);
+		int64_t run_at = sql_column_int64(st, 0), lease = sql_column_int64(st, 1);
 
 		rc = 0;
 		if (has_run && has_lease)
@@ -997,10 +1034,10 @@ int queue_next_due_ms(struct queue *q, enum queue_lane lane, int64_t *ms)
 			*ms = has_run ? run_at : lease;
 		else
 			rc = INLET_ENOTFOUND;
-	} else {
-		rc = sql_err(q, rc);
+	} else if (rc == INLET_ENOTFOUND) {
+		rc = INLET_EDB; /* an aggregate always answers a row */
 	}
-	sqlite3_reset(st);
+	sql_reset(st);
 out:
 	pthread_mutex_unlock(&q->lock);
 	return rc;
@@ -1016,16 +1053,16 @@ int queue_purge(struct queue *q, enum queue_state state, int64_t before_ms, int6
 	/* Batches, each its own transaction, with the lock let go in between so
 	 * claims are not held up by a long purge. */
 	while (more && rc == 0) {
-		sqlite3_stmt *st;
+		struct sql_stmt *st;
 
 		pthread_mutex_lock(&q->lock);
 		if ((st = queue_stmt(q, S_PURGE))) {
-			queue_bind_text(st, 1, state_names[state]);
-			sqlite3_bind_int64(st, 2, before_ms);
-			sqlite3_bind_int(st, 3, PURGE_BATCH);
-			if ((rc = queue_run(q, st)) == 0) {
-				int changed = sqlite3_changes(q->db);
+			int64_t changed = 0;
 
+			queue_bind_text(st, 1, state_names[state]);
+			sql_bind_int64(st, 2, before_ms);
+			sql_bind_int64(st, 3, PURGE_BATCH);
+			if ((rc = queue_run(st, &changed)) == 0) {
 				total += changed;
 				more = changed == PURGE_BATCH;
 			}

@@ -1,5 +1,6 @@
-/* The durable job queue: jobs persist in their own SQLite database
- * (DATA/jobs.db) and are handed to workers under leases, in two lanes so a
+/* The durable job queue: jobs persist in their own database (DATA/jobs.db,
+ * or a schema of a PostgreSQL database shared by several nodes; see
+ * queue_open_target) and are handed to workers under leases, in two lanes so a
  * slow export never delays a notification. Pure storage: no threads, no
  * network; workers, webhooks, email and exports sit on top.
  *
@@ -27,10 +28,16 @@
  *   delay = uniform [0, min(1 h, 1 s * 2^(attempts - 1))]
  * and the job goes dead once attempts reach max_attempts.
  *
- * Thread-safe: every call takes the queue's mutex and uses its one SQLite
- * connection; every write takes SQLite's write lock before it reads
- * (BEGIN IMMEDIATE, busy timeout 10 s), so another process (`inlet jobs
- * retry`) may share the file. Worker ids must be unique across processes
+ * Thread-safe: every call takes the queue's mutex and uses its one
+ * connection (store/sql.h). On SQLite every write takes the write lock
+ * before it reads (BEGIN IMMEDIATE, busy timeout 10 s), so another process
+ * (`inlet jobs retry`) may share the file. On PostgreSQL writes run in READ
+ * COMMITTED transactions that lock the rows they decide on: a claim takes
+ * its job with SELECT ... FOR UPDATE SKIP LOCKED, so claimers on many
+ * handles or nodes never wait for one another nor take the same job, and a
+ * lease holder's report locks its job first. Claims through one handle are
+ * serialized by its mutex: a process that wants parallel claims on
+ * PostgreSQL opens a handle per worker. Worker ids must be unique across processes
  * (say host:pid:lane-n): the lease check compares them. Strings and
  * payloads handed out live in the caller's arena. Calls return 0 or a
  * negative INLET_E*. */
@@ -116,10 +123,21 @@ struct queue_hooks {
 	void *ctx;
 };
 
+/* The PostgreSQL schema a queue lives in when queue_open_target is given
+ * none. */
+#define QUEUE_SCHEMA_DEFAULT "jobs"
+
 /* Opens (creating and migrating) the queue database at path. The folder
- * must exist. */
+ * must exist. Same as queue_open_target(out, path, NULL). */
 int queue_open(struct queue **out, const char *path);
-/* Closes; jobs still running keep their leases in the file and come back
+/* Opens the queue on a target as store/sql.h takes it: a SQLite file path
+ * (schema must be NULL), or a postgres:// URL, where the queue's tables
+ * live in schema (NULL: QUEUE_SCHEMA_DEFAULT), created and migrated on
+ * first use; several processes may open the same schema at once. A bad
+ * schema name is INLET_EINVAL, a server that cannot be reached
+ * INLET_EUNAVAILABLE. */
+int queue_open_target(struct queue **out, const char *target, const char *schema);
+/* Closes; jobs still running keep their leases in the database and come back
  * when the leases run out. Accepts NULL. */
 void queue_close(struct queue *q);
 /* Copies h; call before the queue is shared between threads. */

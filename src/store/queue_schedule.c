@@ -17,23 +17,21 @@ static int tick_locked(struct queue *q, int64_t now, unsigned *lanes)
 		char name[QUEUE_KIND_MAX + 1], kind[QUEUE_KIND_MAX + 1];
 		char key[QUEUE_KIND_MAX + 32];
 		struct queue_spec spec;
-		sqlite3_stmt *st = queue_stmt(q, S_SCHED_DUE);
-		int64_t period = 0, slot, id;
+		struct sql_stmt *st = queue_stmt(q, S_SCHED_DUE);
+		int64_t period = 0, slot, id, changed = 0;
 		int lane = -1, rc;
 
 		if (!st)
 			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, now);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const unsigned char *nm = sqlite3_column_text(st, 0);
-			const unsigned char *kd = sqlite3_column_text(st, 2);
-
-			size_t nlen = (size_t)sqlite3_column_bytes(st, 0);
-			size_t klen = (size_t)sqlite3_column_bytes(st, 2);
+		sql_bind_int64(st, 1, now);
+		rc = sql_step(st);
+		if (rc == SQL_ROW) {
+			size_t nlen = 0, klen = 0;
+			const char *nm = sql_column_text(st, 0, &nlen);
+			const char *kd = sql_column_text(st, 2, &klen);
 
 			lane = queue_col_name(st, 1, queue_lane_names, QUEUE_NLANES);
-			period = sqlite3_column_int64(st, 3);
+			period = sql_column_int64(st, 3);
 			rc = INLET_EDB; /* unless the row holds what queue_schedule checked */
 			if (nm && kd && nlen <= QUEUE_KIND_MAX && klen <= QUEUE_KIND_MAX) {
 				memcpy(name, nm, nlen);
@@ -41,14 +39,14 @@ static int tick_locked(struct queue *q, int64_t now, unsigned *lanes)
 				memcpy(kind, kd, klen);
 				kind[klen] = 0;
 				if (lane >= 0 && period > 0 && !queue_check_name(name) && !queue_check_name(kind))
-					rc = SQLITE_ROW;
+					rc = SQL_ROW;
 			}
 		}
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
+		sql_reset(st);
+		if (rc == SQL_DONE)
 			return 0;
-		if (rc != SQLITE_ROW)
-			return rc < 0 ? rc : INLET_EDB;
+		if (rc != SQL_ROW)
+			return rc;
 		slot = now - now % period;
 		snprintf(key, sizeof(key), "%s:%lld", name, (long long)slot);
 		memset(&spec, 0, sizeof(spec));
@@ -62,11 +60,14 @@ static int tick_locked(struct queue *q, int64_t now, unsigned *lanes)
 		if (!(st = queue_stmt(q, S_SCHED_NEXT)))
 			return INLET_EDB;
 		queue_bind_text(st, 1, name);
-		sqlite3_bind_int64(st, 2, slot + period);
-		if ((rc = queue_run(q, st)))
+		sql_bind_int64(st, 2, slot + period);
+		if ((rc = queue_run(st, &changed)))
 			return rc;
-		if (sqlite3_changes(q->db) != 1)
-			return INLET_EDB; /* would pick the same row forever */
+		/* Zero would pick the same row forever. (Two nodes ticking at once
+		 * on PostgreSQL both move it to the same slot, and both insert the
+		 * slot's job under one idempotency key: one job.) */
+		if (changed != 1)
+			return INLET_EDB;
 	}
 }
 
@@ -74,7 +75,7 @@ int queue_schedule(struct queue *q, const char *name, enum queue_lane lane, cons
 		   int64_t period_ms, int64_t now)
 {
 	struct queue_hooks h;
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	unsigned lanes = 0;
 	int rc;
 
@@ -93,9 +94,9 @@ int queue_schedule(struct queue *q, const char *name, enum queue_lane lane, cons
 	queue_bind_text(st, 1, name);
 	queue_bind_text(st, 2, queue_lane_names[lane]);
 	queue_bind_text(st, 3, kind);
-	sqlite3_bind_int64(st, 4, period_ms);
-	sqlite3_bind_int64(st, 5, now - now % period_ms);
-	if ((rc = queue_run(q, st)))
+	sql_bind_int64(st, 4, period_ms);
+	sql_bind_int64(st, 5, now - now % period_ms);
+	if ((rc = queue_run(st, NULL)))
 		goto end;
 	rc = tick_locked(q, now, &lanes);
 end:
@@ -109,7 +110,8 @@ out:
 
 int queue_unschedule(struct queue *q, const char *name)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
+	int64_t changed = 0;
 	int rc;
 
 	if ((rc = queue_check_name(name)))
@@ -120,7 +122,7 @@ int queue_unschedule(struct queue *q, const char *name)
 		goto out;
 	}
 	queue_bind_text(st, 1, name);
-	if ((rc = queue_run(q, st)) == 0 && sqlite3_changes(q->db) == 0)
+	if ((rc = queue_run(st, &changed)) == 0 && changed == 0)
 		rc = INLET_ENOTFOUND;
 out:
 	pthread_mutex_unlock(&q->lock);

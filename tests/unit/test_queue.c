@@ -1,7 +1,12 @@
-/* The job queue against real SQLite files in a temporary folder: the life
- * of a job, idempotency, leases (a worker that dies, a process that
- * crashes), backoff within its jitter bounds, operator actions, listing,
- * the scheduler, and claims from several threads at once. */
+/* The job queue: the life of a job, idempotency, leases (a worker that
+ * dies, a process that crashes), backoff within its jitter bounds,
+ * operator actions, listing, the scheduler, and claims from several
+ * threads at once. Every case runs on a fresh SQLite file in a temporary
+ * folder, and again on PostgreSQL (a fresh schema each) when
+ * INLET_TEST_DATABASE_URL is set, as tests/e2e/queue_pg.test.mjs does with
+ * a throwaway server. Two cases belong to one engine: a jobs.db made by
+ * the SQLite-only queue opens and carries on (SQLite), and claimers on
+ * many connections skip each other's locked rows (PostgreSQL). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,16 +21,49 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "core/arena.h"
 #include "core/err.h"
 #include "store/queue.h"
+#include "store/sql.h"
 
-static char dir[256];
-static char path[300];
+static const char *url;     /* PostgreSQL under test, or NULL */
+static int pg;              /* 1 while the PostgreSQL group runs */
+static char dir[256];       /* SQLite: this case's temporary folder */
+static char path[300];      /* SQLite: its jobs.db */
+static char schema[64];     /* PostgreSQL: this case's schema */
+static int seq;
+
+/* Where queue_open_target finds this case's queue. */
+static int open_queue(struct queue **q)
+{
+	return pg ? queue_open_target(q, url, schema) : queue_open_target(q, path, NULL);
+}
+
+/* Runs text on the server, outside any schema (NULL: could not). */
+static int pg_exec(const char *text)
+{
+	struct sql_conn *c = NULL;
+	int rc = sql_open(url, 0, &c);
+
+	if (!rc)
+		rc = sql_exec(c, text);
+	sql_close(c);
+	return rc;
+}
 
 static int setup(void **state)
 {
+	char q[128];
+
 	(void)state;
+	seq++;
+	if (pg) {
+		snprintf(schema, sizeof(schema), "q%d_%d", (int)getpid(), seq);
+		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+		return pg_exec(q) ? -1 : 0;
+	}
 	snprintf(dir, sizeof(dir), "/tmp/inlet-queue-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
@@ -38,6 +76,10 @@ static int teardown(void **state)
 	char cmd[300];
 
 	(void)state;
+	if (pg) {
+		snprintf(cmd, sizeof(cmd), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+		return pg_exec(cmd) ? -1 : 0;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
@@ -79,7 +121,7 @@ static struct queue *open_fake(struct fake *f)
 	struct queue_hooks h = { fake_now, fake_rand, fake_notify, f };
 	struct queue *q = NULL;
 
-	assert_int_equal(queue_open(&q, path), 0);
+	assert_int_equal(open_queue(&q), 0);
 	queue_set_hooks(q, &h);
 	return q;
 }
@@ -805,6 +847,9 @@ struct claimer {
 	atomic_int *claims; /* per job */
 	int index;
 	int claimed, errors;
+	int njobs;          /* jobs from first on; 0: NJOBS */
+	int64_t now;        /* the claims' clock; 0: 1000 */
+	int abandon;        /* 1: claim and never report, as a dead worker */
 };
 
 static void *claim_loop(void *arg)
@@ -812,19 +857,21 @@ static void *claim_loop(void *arg)
 	struct claimer *c = arg;
 	char worker[32];
 
+	int njobs = c->njobs ? c->njobs : NJOBS;
+
 	snprintf(worker, sizeof(worker), "thread-%d", c->index);
 	for (;;) {
 		struct arena *a = arena_create(1024);
 		struct queue_job j;
-		int rc = queue_claim(c->q, QUEUE_FAST, worker, 600000, 1000, a, &j);
+		int rc = queue_claim(c->q, QUEUE_FAST, worker, 600000, c->now ? c->now : 1000, a, &j);
 
 		if (rc == 0) {
-			if (j.id >= c->first && j.id < c->first + NJOBS)
+			if (j.id >= c->first && j.id < c->first + njobs)
 				atomic_fetch_add(&c->claims[j.id - c->first], 1);
 			else
 				c->errors++;
 			c->claimed++;
-			if (queue_complete(c->q, j.id, worker) != 0)
+			if (!c->abandon && queue_complete(c->q, j.id, worker) != 0)
 				c->errors++;
 		}
 		arena_destroy(a);
@@ -868,7 +915,7 @@ static void t_concurrent_claims(void **state)
 		atomic_init(&claims[i], 0);
 
 	for (int i = 0; i < CLAIMERS; i++) {
-		c[i] = (struct claimer){ i % 2 ? q2 : q, ids[0], claims, i, 0, 0 };
+		c[i] = (struct claimer){ .q = i % 2 ? q2 : q, .first = ids[0], .claims = claims, .index = i };
 		assert_int_equal(pthread_create(&th[i], NULL, claim_loop, &c[i]), 0);
 	}
 	for (int i = 0; i < CLAIMERS; i++) {
@@ -1002,7 +1049,7 @@ static void t_process_dies(void **state)
 		struct arena *ca = arena_create(1024);
 		struct queue_job cj;
 
-		if (queue_open(&cq, path) != 0 ||
+		if (open_queue(&cq) != 0 ||
 		    queue_claim(cq, QUEUE_SLOW, "child", 5000, 1000, ca, &cj) != 0 || cj.id != id)
 			_exit(1);
 		_exit(0); /* no complete, no close */
@@ -1026,6 +1073,224 @@ static void t_process_dies(void **state)
 	arena_destroy(a);
 }
 
+/* ---- one engine only ------------------------------------------------------ */
+
+/* A jobs.db as the SQLite-only queue (main at 04fdf47) left it, dumped with
+ * sqlite3(1) .dump; PRAGMA user_version is not in a dump and is added.
+ * Job 1 done (with progress and a result), 2 running under w1 until
+ * 1700000030000, 3 dead, 4 queued for later, 5 the "retention" schedule's
+ * job, next slot at 1700006400000. */
+static const char legacy_jobs_db[] =
+	"PRAGMA foreign_keys=OFF;"
+	"BEGIN TRANSACTION;"
+	"CREATE TABLE jobs(  id INTEGER PRIMARY KEY AUTOINCREMENT,  lane TEXT NOT NULL CHECK(lane IN ('fast','slow')),"
+	"  kind TEXT NOT NULL,  payload BLOB NOT NULL,  idem_key TEXT,"
+	"  state TEXT NOT NULL CHECK(state IN ('queued','running','done','dead','cancelled')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,  max_attempts INTEGER NOT NULL,  run_at_ms INTEGER NOT NULL,"
+	"  lease_until_ms INTEGER NOT NULL DEFAULT 0,  worker TEXT,  last_error TEXT,  created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL, scope INTEGER NOT NULL DEFAULT 0, progress INTEGER NOT NULL DEFAULT 0,"
+	" total INTEGER NOT NULL DEFAULT 0, result TEXT);"
+	"INSERT INTO jobs VALUES(1,'fast','webhook.deliver',X'7b2261223a317d','sub-1:wh-1','done',1,20,1700000000000,0,"
+	"'w1',NULL,1700000000000,1700000000000,7,5,10,'{\"file\":\"f\"}');"
+	"INSERT INTO jobs VALUES(2,'fast','webhook.deliver',X'7b2261223a317d','sub-2:wh-1','running',1,20,1700000000000,"
+	"1700000030000,'w1',NULL,1700000000000,1700000000000,7,0,0,NULL);"
+	"INSERT INTO jobs VALUES(3,'fast','webhook.deliver',X'7b2261223a317d','sub-3:wh-1','dead',1,1,1700000000000,0,"
+	"'w1','refused',1700000000000,1700000000000,7,0,0,NULL);"
+	"INSERT INTO jobs VALUES(4,'slow','export.run',X'780079',NULL,'queued',0,20,1700000060000,0,NULL,NULL,"
+	"1700000000000,1700000000000,0,0,0,NULL);"
+	"INSERT INTO jobs VALUES(5,'slow','retention.run',X'','retention:1699920000000','queued',0,20,1700000000000,0,"
+	"NULL,NULL,1700000000000,1700000000000,0,0,0,NULL);"
+	"CREATE TABLE schedules(  name TEXT PRIMARY KEY,  lane TEXT NOT NULL CHECK(lane IN ('fast','slow')),"
+	"  kind TEXT NOT NULL,  period_ms INTEGER NOT NULL CHECK(period_ms > 0),  next_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO schedules VALUES('retention','slow','retention.run',86400000,1700006400000);"
+	"DELETE FROM sqlite_sequence;"
+	"INSERT INTO sqlite_sequence VALUES('jobs',5);"
+	"CREATE INDEX jobs_due ON jobs(lane, state, run_at_ms);"
+	"CREATE INDEX jobs_state ON jobs(state, id);"
+	"CREATE UNIQUE INDEX jobs_idem ON jobs(kind, idem_key) WHERE idem_key IS NOT NULL;"
+	"CREATE INDEX jobs_scope ON jobs(scope, id);"
+	"COMMIT;"
+	"PRAGMA user_version=3;";
+
+/* The file opens without a migration and every kind of job carries on:
+ * reads, the running lease, idempotency keys, the schedule, new ids. */
+static void t_legacy_file(void **state)
+{
+	struct fake f = { .now = 1700000001000LL };
+	struct arena *a;
+	struct queue_filter flt = { .state = -1, .lane = -1 };
+	struct queue_job j, *jobs;
+	struct queue *q;
+	sqlite3 *db = NULL;
+	int64_t id;
+	size_t n;
+
+	(void)state;
+	if (pg)
+		skip();
+	a = arena_create(4096);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, legacy_jobs_db, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	q = open_fake(&f);
+	assert_int_equal(queue_list(q, &flt, a, &jobs, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(queue_get(q, 1, a, &j), 0);
+	assert_int_equal(j.state, QUEUE_DONE);
+	assert_int_equal(j.scope, 7);
+	assert_int_equal(j.progress, 5);
+	assert_string_equal(j.result, "{\"file\":\"f\"}");
+	assert_int_equal(j.payload_len, 7);
+	assert_memory_equal(j.payload, "{\"a\":1}", 8); /* and the NUL after */
+	assert_int_equal(queue_get(q, 4, a, &j), 0);
+	assert_int_equal(j.payload_len, 3);
+	assert_memory_equal(j.payload, "x\0y", 3);
+	assert_int_equal(queue_get(q, 3, a, &j), 0);
+	assert_string_equal(j.last_error, "refused");
+
+	/* Kept keys still hold; a new job takes the next id. */
+	assert_int_equal(add(q, QUEUE_FAST, "webhook.deliver", "sub-2:wh-1", 0, 0), 2);
+	id = add(q, QUEUE_FAST, "webhook.deliver", "sub-9:wh-1", 0, 0);
+	assert_int_equal(id, 6);
+
+	/* The schedule's slot has its job: ticking adds none until the next. */
+	assert_int_equal(queue_tick(q, 1700000002000LL), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 1);
+	assert_int_equal(queue_tick(q, 1700006400000LL), 0);
+	assert_int_equal(count(q, -1, -1, "retention.run"), 2);
+
+	/* w1's lease runs until 1700000030000: the new job comes first, then
+	 * job 2 once the lease is out, and w1's late report is refused. */
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 1700000002000LL, a, &j), 0);
+	assert_int_equal(j.id, 6);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 1700000029999LL, a, &j), INLET_ENOTFOUND);
+	assert_int_equal(queue_claim(q, QUEUE_FAST, "w2", 30000, 1700000030000LL, a, &j), 0);
+	assert_int_equal(j.id, 2);
+	assert_int_equal(j.attempts, 2);
+	assert_int_equal(queue_complete(q, 2, "w1"), INLET_EBUSY);
+	assert_int_equal(queue_complete(q, 2, "w2"), 0);
+	assert_int_equal(queue_retry(q, 3), 0);
+	assert_int_equal(state_of(q, 3), QUEUE_QUEUED);
+	queue_close(q);
+
+	/* Still version 3: nothing was migrated. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 3);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	arena_destroy(a);
+}
+
+#define PG_CLAIMERS 8
+#define PG_JOBS 2000
+
+/* Starts n claimers, each on its own handle (its own connection, as
+ * separate nodes would be), over the jobs from first on; returns the
+ * claims made. */
+static int run_claimers(struct queue **qs, int n, int64_t first, int njobs, int64_t now,
+			int abandon, atomic_int *claims)
+{
+	struct claimer c[PG_CLAIMERS];
+	pthread_t th[PG_CLAIMERS];
+	int total = 0;
+
+	for (int i = 0; i < njobs; i++)
+		atomic_init(&claims[i], 0);
+	for (int i = 0; i < n; i++) {
+		c[i] = (struct claimer){ .q = qs[i], .first = first, .claims = claims, .index = i,
+					 .njobs = njobs, .now = now, .abandon = abandon };
+		assert_int_equal(pthread_create(&th[i], NULL, claim_loop, &c[i]), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].errors, 0);
+		total += c[i].claimed;
+	}
+	return total;
+}
+
+/* PostgreSQL: a row another transaction holds is passed over, not waited
+ * for; claimers on eight connections at once each get distinct jobs, none
+ * twice and none lost; leases they abandon run out and every job is
+ * claimed once more. */
+static void t_pg_skip_locked(void **state)
+{
+	struct fake f = { .now = 1000 };
+	struct queue *qs[PG_CLAIMERS];
+	static atomic_int claims[PG_JOBS];
+	struct queue_spec *specs;
+	int64_t *ids;
+	struct arena *a;
+	struct sql_conn *other = NULL;
+	struct sql_stmt *st = NULL;
+	struct queue_job j;
+
+	(void)state;
+	if (!pg)
+		skip();
+	specs = calloc(PG_JOBS, sizeof(*specs));
+	ids = calloc(PG_JOBS, sizeof(*ids));
+	a = arena_create(4096);
+	assert_non_null(specs);
+	assert_non_null(ids);
+	for (int i = 0; i < PG_CLAIMERS; i++)
+		qs[i] = open_fake(&f);
+	for (int i = 0; i < PG_JOBS; i++) {
+		specs[i].lane = QUEUE_FAST;
+		specs[i].kind = "bulk";
+	}
+	assert_int_equal(queue_enqueue_batch(qs[0], specs, PG_JOBS, ids), 0);
+	for (int i = 1; i < PG_JOBS; i++)
+		assert_int_equal(ids[i], ids[0] + i);
+
+	/* Another session locks the first due job: a claim takes the second
+	 * at once; once that session lets go, the first is there again. */
+	assert_int_equal(sql_open(url, 0, &other), 0);
+	assert_int_equal(sql_set_schema(other, schema), 0);
+	assert_int_equal(sql_begin(other, SQL_TX_WRITE), 0);
+	assert_int_equal(sql_prepare(other, "SELECT id FROM jobs WHERE id=?1 FOR UPDATE", &st), 0);
+	assert_int_equal(sql_bind_int64(st, 1, ids[0]), 0);
+	assert_int_equal(sql_step(st), SQL_ROW);
+	sql_finalize(st);
+	assert_int_equal(queue_claim(qs[1], QUEUE_FAST, "w", 5000, 1000, a, &j), 0);
+	assert_int_equal(j.id, ids[1]);
+	assert_int_equal(sql_rollback(other), 0);
+	sql_close(other);
+	assert_int_equal(queue_claim(qs[1], QUEUE_FAST, "w", 5000, 1000, a, &j), 0);
+	assert_int_equal(j.id, ids[0]);
+	assert_int_equal(queue_complete(qs[1], ids[0], "w"), 0);
+	assert_int_equal(queue_complete(qs[1], ids[1], "w"), 0);
+
+	/* Eight at once over the rest, abandoning every lease (600 s). */
+	assert_int_equal(run_claimers(qs, PG_CLAIMERS, ids[2], PG_JOBS - 2, 1000, 1, claims), PG_JOBS - 2);
+	for (int i = 0; i < PG_JOBS - 2; i++)
+		assert_int_equal(atomic_load(&claims[i]), 1);
+	assert_int_equal(count(qs[0], QUEUE_RUNNING, -1, NULL), PG_JOBS - 2);
+	assert_int_equal(queue_claim(qs[0], QUEUE_FAST, "late", 5000, 600999, a, &j), INLET_ENOTFOUND);
+
+	/* The leases run out: each job is claimed again exactly once, now
+	 * completed, on its second attempt. */
+	assert_int_equal(run_claimers(qs, PG_CLAIMERS, ids[2], PG_JOBS - 2, 601000, 0, claims), PG_JOBS - 2);
+	for (int i = 0; i < PG_JOBS - 2; i++)
+		assert_int_equal(atomic_load(&claims[i]), 1);
+	assert_int_equal(count(qs[0], QUEUE_DONE, -1, NULL), PG_JOBS);
+	assert_int_equal(queue_get(qs[0], ids[PG_JOBS - 1], a, &j), 0);
+	assert_int_equal(j.attempts, 2);
+
+	for (int i = 0; i < PG_CLAIMERS; i++)
+		queue_close(qs[i]);
+	arena_destroy(a);
+	free(specs);
+	free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1044,7 +1309,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_scope_and_bury, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_close_without_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_process_dies, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_legacy_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_pg_skip_locked, setup, teardown),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	url = getenv("INLET_TEST_DATABASE_URL");
+	pg = 0;
+	failed = cmocka_run_group_tests_name("queue_sqlite", tests, NULL, NULL);
+	if (url && *url) {
+		pg = 1;
+		failed += cmocka_run_group_tests_name("queue_postgres", tests, NULL, NULL);
+	}
+	return failed ? 1 : 0;
 }
