@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/enc.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "store/db.h"
 #include "store/tenant_int.h"
 
@@ -98,6 +99,8 @@ static const char *const migrations[] = {
 };
 
 
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
+
 int tenant_open(struct tenant **out, const char *path)
 {
 	struct tenant *t = xcalloc(1, sizeof(*t));
@@ -106,12 +109,14 @@ int tenant_open(struct tenant **out, const char *path)
 
 	if ((rc = db_open(path, 0, &db)))
 		goto out;
-	if ((rc = db_migrate(db, migrations, (int)(sizeof(migrations) / sizeof(*migrations)),
-			     "tenant")))
+	if ((rc = db_migrate(db, migrations, NMIGRATIONS, "tenant")))
 		goto out;
 	t->pool = db_pool_create(path, 0);
 	db_pool_release(t->pool, db);
 	db = NULL;
+	/* The modules on store/sql.h reach the same file through this pool
+	 * (tenant_int.h says why two pools are safe). */
+	t->sql = sql_pool_create(path, 0, 0, 0);
 out:
 	db_close(db);
 	if (rc) {
@@ -122,12 +127,50 @@ out:
 	return rc;
 }
 
+int tenant_open_target(struct tenant **out, const char *target, const char *schema)
+{
+	struct tenant *t;
+	struct sql_conn *c = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!sql_is_postgres(target))
+		return schema ? INLET_EINVAL : tenant_open(out, target);
+	if (!schema)
+		schema = TENANT_SCHEMA_DEFAULT;
+	t = xcalloc(1, sizeof(*t));
+	t->schema = xstrdup(schema);
+	t->sql = sql_pool_create(target, 0, 0, 0);
+	/* The same migrations, rewritten by store/sql_dialect.c. */
+	if (!(rc = tenant_sql_get(t, &c)))
+		rc = sql_migrate(c, migrations, NMIGRATIONS, "tenant");
+	if (rc && c)
+		log_msg(LOG_ERROR, "tenant: cannot open the store: %s", sql_errmsg(c));
+	tenant_sql_put(t, c);
+	if (rc) {
+		tenant_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
 void tenant_close(struct tenant *t)
 {
 	if (!t)
 		return;
-	db_pool_destroy(t->pool);
+	if (t->pool)
+		db_pool_destroy(t->pool);
+	sql_pool_destroy(t->sql);
+	free(t->schema);
 	free(t);
+}
+
+/* tenant.c's own connection (sqlite3); none on PostgreSQL yet. */
+static int tenant_db(struct tenant *t, sqlite3 **db)
+{
+	*db = NULL;
+	return t->pool ? db_pool_acquire(t->pool, db) : INLET_EUNAVAILABLE;
 }
 
 /* ---- statement helpers -------------------------------------------------- */
@@ -139,7 +182,7 @@ int tenant_q_prepare(struct tenant *t, struct q *q, const char *sql)
 
 	q->t = t;
 	q->st = NULL;
-	if ((rc = db_pool_acquire(t->pool, &q->db)))
+	if ((rc = tenant_db(t, &q->db)))
 		return rc;
 	rc = sqlite3_prepare_v2(q->db, sql, -1, &q->st, NULL);
 	if (rc != SQLITE_OK) {
@@ -184,6 +227,73 @@ const char *tenant_col_str(struct arena *a, sqlite3_stmt *st, int i)
 	return arena_strndup(a, s ? (const char *)s : "", (size_t)sqlite3_column_bytes(st, i));
 }
 
+/* ---- the same on store/sql.h ---------------------------------------------- */
+
+int tenant_sql_get(struct tenant *t, struct sql_conn **out)
+{
+	return sql_pool_get(t->sql, t->schema, out);
+}
+
+void tenant_sql_put(struct tenant *t, struct sql_conn *c)
+{
+	sql_pool_put(t->sql, c);
+}
+
+int tenant_sq_prepare(struct tenant *t, struct sq *q, const char *text)
+{
+	int rc;
+
+	q->t = t;
+	q->st = NULL;
+	if ((rc = tenant_sql_get(t, &q->c))) {
+		q->c = NULL;
+		return rc;
+	}
+	if ((rc = sql_prepare(q->c, text, &q->st))) {
+		log_msg(LOG_ERROR, "tenant: %s", sql_errmsg(q->c));
+		tenant_sql_put(t, q->c);
+		q->c = NULL;
+		q->st = NULL;
+	}
+	return rc;
+}
+
+void tenant_sq_finish(struct sq *q)
+{
+	sql_finalize(q->st);
+	q->st = NULL;
+	if (q->c)
+		tenant_sql_put(q->t, q->c);
+	q->c = NULL;
+}
+
+int tenant_sq_run(struct sq *q)
+{
+	int rc;
+
+	while ((rc = sql_step(q->st)) == SQL_ROW)
+		;
+	return rc;
+}
+
+int tenant_sq_change(struct sq *q)
+{
+	int rc = tenant_sq_run(q);
+
+	if (!rc && sql_changes(q->st) == 0)
+		rc = INLET_ENOTFOUND;
+	tenant_sq_finish(q);
+	return rc;
+}
+
+const char *tenant_sql_str(struct arena *a, struct sql_stmt *st, int i)
+{
+	size_t n = 0;
+	const char *s = sql_column_text(st, i, &n);
+
+	return arena_strndup(a, s ? s : "", s ? n : 0);
+}
+
 /* ---- accounts and users ------------------------------------------------- */
 
 int tenant_init_owner(struct tenant *t, const char *email, const char *password_hash,
@@ -195,7 +305,7 @@ int tenant_init_owner(struct tenant *t, const char *email, const char *password_
 	int64_t now = now_ms(), uid, aid;
 	int rc, in_tx = 0;
 
-	if ((rc = db_pool_acquire(t->pool, &db)))
+	if ((rc = tenant_db(t, &db)))
 		goto out;
 	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
 		goto out;
@@ -440,7 +550,7 @@ int tenant_endpoint_create(struct tenant *t, struct endpoint *e)
 	sqlite3_stmt *st = NULL;
 	int rc, in_tx = 0;
 
-	if ((rc = db_pool_acquire(t->pool, &db)))
+	if ((rc = tenant_db(t, &db)))
 		goto out;
 	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
 		goto out;
@@ -798,7 +908,7 @@ int tenant_move_commit(struct tenant *t, int64_t endpoint_id, const char *locati
 
 	/* The one commit point of a move: the endpoint's location and the
 	 * move's state change together. */
-	if ((rc = db_pool_acquire(t->pool, &db)))
+	if ((rc = tenant_db(t, &db)))
 		return rc;
 	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
 		goto out;

@@ -49,7 +49,16 @@ struct endpoint {
 };
 
 int tenant_open(struct tenant **out, const char *path);
+/* The tenant store on a store/sql.h target: a file path is tenant_open
+ * (schema must be NULL); a postgres:// URL puts the store in schema (NULL:
+ * TENANT_SCHEMA_DEFAULT), created and migrated on first open. On
+ * PostgreSQL only the modules already on sql.h work (store/sessions.c,
+ * store/webhooks.c, store/members.c); tenant.c's own calls answer
+ * INLET_EUNAVAILABLE until it moves too. The app does not call this yet. */
+int tenant_open_target(struct tenant **out, const char *target, const char *schema);
 void tenant_close(struct tenant *t);
+
+#define TENANT_SCHEMA_DEFAULT "tenant"
 
 /* Creates an account, a user (unique email, argon2id hash) and the owner
  * membership in one transaction. INLET_EEXISTS when the email has a user. */
