@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "store/db.h"
 #include "store/tenant_int.h"
 
 /* Numbered migrations: append, never edit a released one. */
@@ -101,47 +102,20 @@ static const char *const migrations[] = {
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
 
-int tenant_open(struct tenant **out, const char *path)
+/* Opens the store on target (a SQLite path, or a PostgreSQL URL with
+ * schema) and brings its schema up to date. On SQLite the version stays in
+ * PRAGMA user_version, as db_migrate kept it, so existing files open
+ * unchanged. */
+static int tenant_open_on(struct tenant **out, const char *target, const char *schema)
 {
 	struct tenant *t = xcalloc(1, sizeof(*t));
-	sqlite3 *db = NULL;
-	int rc;
-
-	if ((rc = db_open(path, 0, &db)))
-		goto out;
-	if ((rc = db_migrate(db, migrations, NMIGRATIONS, "tenant")))
-		goto out;
-	t->pool = db_pool_create(path, 0);
-	db_pool_release(t->pool, db);
-	db = NULL;
-	/* The modules on store/sql.h reach the same file through this pool
-	 * (tenant_int.h says why two pools are safe). */
-	t->sql = sql_pool_create(path, 0, 0, 0);
-out:
-	db_close(db);
-	if (rc) {
-		free(t);
-		t = NULL;
-	}
-	*out = t;
-	return rc;
-}
-
-int tenant_open_target(struct tenant **out, const char *target, const char *schema)
-{
-	struct tenant *t;
 	struct sql_conn *c = NULL;
 	int rc;
 
 	*out = NULL;
-	if (!sql_is_postgres(target))
-		return schema ? INLET_EINVAL : tenant_open(out, target);
-	if (!schema)
-		schema = TENANT_SCHEMA_DEFAULT;
-	t = xcalloc(1, sizeof(*t));
-	t->schema = xstrdup(schema);
+	t->schema = schema ? xstrdup(schema) : NULL;
 	t->sql = sql_pool_create(target, 0, 0, 0);
-	/* The same migrations, rewritten by store/sql_dialect.c. */
+	/* The same migrations, rewritten by store/sql_dialect.c on PostgreSQL. */
 	if (!(rc = tenant_sql_get(t, &c)))
 		rc = sql_migrate(c, migrations, NMIGRATIONS, "tenant");
 	if (rc && c)
@@ -155,79 +129,29 @@ int tenant_open_target(struct tenant **out, const char *target, const char *sche
 	return 0;
 }
 
+int tenant_open(struct tenant **out, const char *path)
+{
+	return tenant_open_on(out, path, NULL);
+}
+
+int tenant_open_target(struct tenant **out, const char *target, const char *schema)
+{
+	*out = NULL;
+	if (!sql_is_postgres(target))
+		return schema ? INLET_EINVAL : tenant_open(out, target);
+	return tenant_open_on(out, target, schema ? schema : TENANT_SCHEMA_DEFAULT);
+}
+
 void tenant_close(struct tenant *t)
 {
 	if (!t)
 		return;
-	if (t->pool)
-		db_pool_destroy(t->pool);
 	sql_pool_destroy(t->sql);
 	free(t->schema);
 	free(t);
 }
 
-/* tenant.c's own connection (sqlite3); none on PostgreSQL yet. */
-static int tenant_db(struct tenant *t, sqlite3 **db)
-{
-	*db = NULL;
-	return t->pool ? db_pool_acquire(t->pool, db) : INLET_EUNAVAILABLE;
-}
-
-/* ---- statement helpers -------------------------------------------------- */
-
-/* A statement with its connection; finish() releases both. */
-int tenant_q_prepare(struct tenant *t, struct q *q, const char *sql)
-{
-	int rc;
-
-	q->t = t;
-	q->st = NULL;
-	if ((rc = tenant_db(t, &q->db)))
-		return rc;
-	rc = sqlite3_prepare_v2(q->db, sql, -1, &q->st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = db_rc(q->db, rc);
-		db_pool_release(t->pool, q->db);
-		q->db = NULL;
-		return rc ? rc : INLET_EDB;
-	}
-	return 0;
-}
-
-void tenant_q_finish(struct q *q)
-{
-	sqlite3_finalize(q->st);
-	q->st = NULL;
-	if (q->db)
-		db_pool_release(q->t->pool, q->db);
-	q->db = NULL;
-}
-
-int tenant_q_run(struct q *q)
-{
-	int rc = sqlite3_step(q->st);
-
-	return rc == SQLITE_DONE ? 0 : db_rc(q->db, rc);
-}
-
-int tenant_q_change(struct q *q)
-{
-	int rc = tenant_q_run(q);
-
-	if (!rc && sqlite3_changes(q->db) == 0)
-		rc = INLET_ENOTFOUND;
-	tenant_q_finish(q);
-	return rc;
-}
-
-const char *tenant_col_str(struct arena *a, sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return arena_strndup(a, s ? (const char *)s : "", (size_t)sqlite3_column_bytes(st, i));
-}
-
-/* ---- the same on store/sql.h ---------------------------------------------- */
+/* ---- statement helpers ------------------------------------------------------ */
 
 int tenant_sql_get(struct tenant *t, struct sql_conn **out)
 {
@@ -294,100 +218,122 @@ const char *tenant_sql_str(struct arena *a, struct sql_stmt *st, int i)
 	return arena_strndup(a, s ? s : "", s ? n : 0);
 }
 
+/* Steps q's one-row query: 0 with a row ready, INLET_ENOTFOUND (or
+ * missing) when there is none, or the engine's error. */
+static int sq_one(struct sq *q, int missing)
+{
+	int rc = sql_step(q->st);
+
+	return rc == SQL_ROW ? 0 : rc == SQL_DONE ? missing : rc;
+}
+
+/* Inside a transaction on c: runs st, a statement made by the caller,
+ * then finalizes it. With id set, st is an INSERT ... RETURNING id and
+ * *id gets the new row's id. */
+static int tx_run(struct sql_stmt *st, int64_t *id)
+{
+	int rc = sql_step(st);
+
+	if (id && rc == SQL_ROW) {
+		*id = sql_column_int64(st, 0);
+		rc = sql_step(st);
+	} else if (id && rc == SQL_DONE) {
+		rc = INLET_EDB; /* RETURNING gave no row */
+	}
+	while (rc == SQL_ROW)
+		rc = sql_step(st);
+	sql_finalize(st);
+	return rc;
+}
+
+/* Ends c's transaction: commits when rc is 0, else rolls back. Returns rc,
+ * or the commit's failure. */
+static int tx_end(struct sql_conn *c, int rc)
+{
+	if (!rc && sql_in_tx(c))
+		rc = sql_commit(c);
+	if (sql_in_tx(c))
+		sql_rollback(c);
+	return rc;
+}
+
 /* ---- accounts and users ------------------------------------------------- */
 
 int tenant_init_owner(struct tenant *t, const char *email, const char *password_hash,
 		      const char *account_name, struct arena *a, struct account *out)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct sql_conn *c = NULL;
+	struct sql_stmt *st;
 	char *apid = rand_id("acc_", 12), *upid = rand_id("usr_", 12);
-	int64_t now = now_ms(), uid, aid;
-	int rc, in_tx = 0;
+	int64_t now = now_ms(), uid = 0, aid = 0;
+	int rc;
 
-	if ((rc = tenant_db(t, &db)))
+	if ((rc = tenant_sql_get(t, &c))) {
+		c = NULL;
 		goto out;
-	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
+	}
+	if ((rc = sql_begin(c, SQL_TX_WRITE)))
 		goto out;
-	in_tx = 1;
-	rc = sqlite3_prepare_v2(db, "INSERT INTO users(pid,email,password_hash,created_ms) VALUES(?,?,?,?)",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_text(st, 1, upid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, password_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		goto dberr;
-	uid = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(db, "INSERT INTO accounts(pid,name,created_ms) VALUES(?,?,?)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_text(st, 1, apid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		goto dberr;
-	aid = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(db, "INSERT INTO memberships(user_id,account_id,role,created_ms) VALUES(?,?,'owner',?)",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_int64(st, 1, uid);
-	sqlite3_bind_int64(st, 2, aid);
-	sqlite3_bind_int64(st, 3, now);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		goto dberr;
-	if ((rc = db_exec(db, "COMMIT")))
+	/* users.email is UNIQUE: a second owner with the email is INLET_EEXISTS. */
+	if ((rc = sql_prepare(c, "INSERT INTO users(pid,email,password_hash,created_ms) VALUES(?,?,?,?) RETURNING id",
+			      &st)))
 		goto out;
-	in_tx = 0;
+	sql_bind_str(st, 1, upid);
+	sql_bind_str(st, 2, email);
+	sql_bind_str(st, 3, password_hash);
+	sql_bind_int64(st, 4, now);
+	if ((rc = tx_run(st, &uid)))
+		goto out;
+	if ((rc = sql_prepare(c, "INSERT INTO accounts(pid,name,created_ms) VALUES(?,?,?) RETURNING id", &st)))
+		goto out;
+	sql_bind_str(st, 1, apid);
+	sql_bind_str(st, 2, account_name);
+	sql_bind_int64(st, 3, now);
+	if ((rc = tx_run(st, &aid)))
+		goto out;
+	if ((rc = sql_prepare(c, "INSERT INTO memberships(user_id,account_id,role,created_ms) VALUES(?,?,'owner',?)",
+			      &st)))
+		goto out;
+	sql_bind_int64(st, 1, uid);
+	sql_bind_int64(st, 2, aid);
+	sql_bind_int64(st, 3, now);
+	if ((rc = tx_run(st, NULL)))
+		goto out;
+	if ((rc = tx_end(c, 0)))
+		goto out;
 	out->id = aid;
 	out->pid = arena_strdup(a, apid);
 	out->name = arena_strdup(a, account_name);
 	out->created_ms = now;
-	rc = 0;
-	goto out;
-dberr:
-	rc = db_rc(db, rc);
-	if (!rc)
-		rc = INLET_EDB;
 out:
-	sqlite3_finalize(st);
-	if (in_tx)
-		db_exec(db, "ROLLBACK");
-	if (db)
-		db_pool_release(t->pool, db);
+	if (c) {
+		(void)tx_end(c, rc ? rc : INLET_EDB);
+		tenant_sql_put(t, c);
+	}
 	free(apid);
 	free(upid);
 	return rc;
 }
 
-static int account_query(struct tenant *t, const char *sql, int64_t id, const char *pid,
+static int account_query(struct tenant *t, const char *text, int64_t id, const char *pid,
 			 struct arena *a, struct account *out)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, sql)))
+	if ((rc = tenant_sq_prepare(t, &q, text)))
 		return rc;
 	if (pid)
-		sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
+		sql_bind_str(q.st, 1, pid);
 	else
-		sqlite3_bind_int64(q.st, 1, id);
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(q.st, 0);
-		out->pid = tenant_col_str(a, q.st, 1);
-		out->name = tenant_col_str(a, q.st, 2);
-		out->created_ms = sqlite3_column_int64(q.st, 3);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
+		sql_bind_int64(q.st, 1, id);
+	if (!(rc = sq_one(&q, INLET_ENOTFOUND))) {
+		out->id = sql_column_int64(q.st, 0);
+		out->pid = tenant_sql_str(a, q.st, 1);
+		out->name = tenant_sql_str(a, q.st, 2);
+		out->created_ms = sql_column_int64(q.st, 3);
 	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
@@ -407,45 +353,40 @@ int tenant_account_by_pid(struct tenant *t, const char *pid, struct arena *a, st
 
 #define KEY_COLS "id,pid,account_id,name,prefix,created_ms,last_used_ms,revoked_ms"
 
-static void key_row(struct arena *a, sqlite3_stmt *st, struct api_key *k)
+static void key_row(struct arena *a, struct sql_stmt *st, struct api_key *k)
 {
-	k->id = sqlite3_column_int64(st, 0);
-	k->pid = tenant_col_str(a, st, 1);
-	k->account_id = sqlite3_column_int64(st, 2);
-	k->name = tenant_col_str(a, st, 3);
-	k->prefix = tenant_col_str(a, st, 4);
-	k->created_ms = sqlite3_column_int64(st, 5);
-	k->last_used_ms = sqlite3_column_int64(st, 6);
-	k->revoked_ms = sqlite3_column_int64(st, 7);
+	k->id = sql_column_int64(st, 0);
+	k->pid = tenant_sql_str(a, st, 1);
+	k->account_id = sql_column_int64(st, 2);
+	k->name = tenant_sql_str(a, st, 3);
+	k->prefix = tenant_sql_str(a, st, 4);
+	k->created_ms = sql_column_int64(st, 5);
+	k->last_used_ms = sql_column_int64(st, 6);
+	k->revoked_ms = sql_column_int64(st, 7);
 }
 
 int tenant_key_create(struct tenant *t, int64_t account_id, const char *name,
 		      const uint8_t hash[32], const char *prefix, struct arena *a,
 		      struct api_key *out)
 {
-	struct q q;
+	struct sq q;
 	char *pid = rand_id("key_", 12);
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO api_keys(pid,account_id,name,token_hash,prefix,created_ms)"
-				   " VALUES(?,?,?,?,?,?) RETURNING " KEY_COLS)))
+	if ((rc = tenant_sq_prepare(t, &q, "INSERT INTO api_keys(pid,account_id,name,token_hash,prefix,created_ms)"
+				    " VALUES(?,?,?,?,?,?) RETURNING " KEY_COLS)))
 		goto out;
-	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q.st, 2, account_id);
-	sqlite3_bind_text(q.st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(q.st, 4, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_text(q.st, 5, prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q.st, 6, now_ms());
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW) {
+	sql_bind_str(q.st, 1, pid);
+	sql_bind_int64(q.st, 2, account_id);
+	sql_bind_str(q.st, 3, name);
+	sql_bind_blob(q.st, 4, hash, 32);
+	sql_bind_str(q.st, 5, prefix);
+	sql_bind_int64(q.st, 6, now_ms());
+	if (!(rc = sq_one(&q, INLET_EDB))) {
 		key_row(a, q.st, out);
-		rc = 0;
-	} else {
-		rc = db_rc(q.db, rc);
-		if (!rc)
-			rc = INLET_EDB;
+		rc = tenant_sq_run(&q);
 	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 out:
 	free(pid);
 	return rc;
@@ -454,65 +395,60 @@ out:
 int tenant_key_list(struct tenant *t, int64_t account_id, struct arena *a,
 		    struct api_key **out, size_t *n)
 {
-	struct q q;
+	struct sq q;
 	size_t cap = 0;
 	int rc;
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = tenant_q_prepare(t, &q, "SELECT " KEY_COLS " FROM api_keys WHERE account_id=? ORDER BY id")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT " KEY_COLS " FROM api_keys WHERE account_id=? ORDER BY id")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, account_id);
-	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+	sql_bind_int64(q.st, 1, account_id);
+	while ((rc = sql_step(q.st)) == SQL_ROW) {
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		key_row(a, q.st, &(*out)[(*n)++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_key_revoke(struct tenant *t, int64_t account_id, const char *key_pid)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "UPDATE api_keys SET revoked_ms=? WHERE account_id=? AND pid=? AND revoked_ms=0")))
+	if ((rc = tenant_sq_prepare(t, &q, "UPDATE api_keys SET revoked_ms=? WHERE account_id=? AND pid=? AND revoked_ms=0")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, now_ms());
-	sqlite3_bind_int64(q.st, 2, account_id);
-	sqlite3_bind_text(q.st, 3, key_pid, -1, SQLITE_STATIC);
-	return tenant_q_change(&q);
+	sql_bind_int64(q.st, 1, now_ms());
+	sql_bind_int64(q.st, 2, account_id);
+	sql_bind_str(q.st, 3, key_pid);
+	return tenant_sq_change(&q);
 }
 
 int tenant_key_auth(struct tenant *t, const uint8_t hash[32], int64_t *account_id)
 {
-	struct q q;
+	struct sq q;
 	int64_t id = 0, last = 0, now = now_ms();
 	int rc;
 
 	/* The lookup is by the hash's unique index: the token itself is never
 	 * compared, so there is no timing channel on its bytes. */
-	if ((rc = tenant_q_prepare(t, &q, "SELECT id,account_id,last_used_ms FROM api_keys WHERE token_hash=? AND revoked_ms=0")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT id,account_id,last_used_ms FROM api_keys WHERE token_hash=? AND revoked_ms=0")))
 		return rc;
-	sqlite3_bind_blob(q.st, 1, hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(q.st, 0);
-		*account_id = sqlite3_column_int64(q.st, 1);
-		last = sqlite3_column_int64(q.st, 2);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_EAUTH : db_rc(q.db, rc);
+	sql_bind_blob(q.st, 1, hash, 32);
+	if (!(rc = sq_one(&q, INLET_EAUTH))) {
+		id = sql_column_int64(q.st, 0);
+		*account_id = sql_column_int64(q.st, 1);
+		last = sql_column_int64(q.st, 2);
 	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	if (rc || now - last < 60000)
 		return rc;
-	if (tenant_q_prepare(t, &q, "UPDATE api_keys SET last_used_ms=? WHERE id=?") == 0) {
-		sqlite3_bind_int64(q.st, 1, now);
-		sqlite3_bind_int64(q.st, 2, id);
-		(void)tenant_q_run(&q); /* best effort: a busy database must not fail auth */
-		tenant_q_finish(&q);
+	if (tenant_sq_prepare(t, &q, "UPDATE api_keys SET last_used_ms=? WHERE id=?") == 0) {
+		sql_bind_int64(q.st, 1, now);
+		sql_bind_int64(q.st, 2, id);
+		(void)tenant_sq_run(&q); /* best effort: a busy database must not fail auth */
+		tenant_sq_finish(&q);
 	}
 	return 0;
 }
@@ -523,108 +459,95 @@ int tenant_key_auth(struct tenant *t, const uint8_t hash[32], int64_t *account_i
 		"k.wrapped,e.location,e.created_ms"
 #define EP_FROM " FROM endpoints e JOIN endpoint_keys k ON k.endpoint_id=e.id AND k.version=e.key_version"
 
-static void endpoint_row(struct arena *a, sqlite3_stmt *st, struct endpoint *e)
+static void endpoint_row(struct arena *a, struct sql_stmt *st, struct endpoint *e)
 {
-	size_t wl = (size_t)sqlite3_column_bytes(st, 8);
+	size_t wl = 0;
+	const void *w = sql_column_blob(st, 8, &wl);
 
-	e->id = sqlite3_column_int64(st, 0);
-	e->pid = tenant_col_str(a, st, 1);
-	e->account_id = sqlite3_column_int64(st, 2);
-	e->key = tenant_col_str(a, st, 3);
-	e->kind = tenant_col_str(a, st, 4);
-	e->name = tenant_col_str(a, st, 5);
-	e->settings = tenant_col_str(a, st, 6);
-	e->key_version = (uint32_t)sqlite3_column_int64(st, 7);
-	if (wl > sizeof(e->wrapped))
+	e->id = sql_column_int64(st, 0);
+	e->pid = tenant_sql_str(a, st, 1);
+	e->account_id = sql_column_int64(st, 2);
+	e->key = tenant_sql_str(a, st, 3);
+	e->kind = tenant_sql_str(a, st, 4);
+	e->name = tenant_sql_str(a, st, 5);
+	e->settings = tenant_sql_str(a, st, 6);
+	e->key_version = (uint32_t)sql_column_int64(st, 7);
+	if (wl > sizeof(e->wrapped) || !w)
 		wl = 0; /* impossible by construction; an empty key fails to unwrap */
 	if (wl)
-		memcpy(e->wrapped, sqlite3_column_blob(st, 8), wl);
+		memcpy(e->wrapped, w, wl);
 	e->wrapped_len = wl;
-	e->location = tenant_col_str(a, st, 9);
-	e->created_ms = sqlite3_column_int64(st, 10);
+	e->location = tenant_sql_str(a, st, 9);
+	e->created_ms = sql_column_int64(st, 10);
 }
 
 int tenant_endpoint_create(struct tenant *t, struct endpoint *e)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc, in_tx = 0;
+	struct sql_conn *c = NULL;
+	struct sql_stmt *st;
+	int64_t id = 0;
+	int rc;
 
-	if ((rc = tenant_db(t, &db)))
+	if ((rc = tenant_sql_get(t, &c))) {
+		c = NULL;
 		goto out;
-	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
+	}
+	if ((rc = sql_begin(c, SQL_TX_WRITE)))
 		goto out;
-	in_tx = 1;
-	rc = sqlite3_prepare_v2(db, "INSERT INTO endpoints(pid,account_id,key,kind,name,settings,key_version,location,created_ms)"
-				    " VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_text(st, 1, e->pid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, e->account_id);
-	sqlite3_bind_text(st, 3, e->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, e->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, e->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, e->settings, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, e->key_version);
-	sqlite3_bind_text(st, 8, e->location, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, e->created_ms);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		goto dberr;
-	e->id = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(db, "INSERT INTO endpoint_keys(endpoint_id,version,wrapped,created_ms) VALUES(?,?,?,?)",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_int64(st, 1, e->id);
-	sqlite3_bind_int64(st, 2, e->key_version);
-	sqlite3_bind_blob(st, 3, e->wrapped, (int)e->wrapped_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, e->created_ms);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
-		goto dberr;
-	if ((rc = db_exec(db, "COMMIT")))
+	if ((rc = sql_prepare(c, "INSERT INTO endpoints(pid,account_id,key,kind,name,settings,key_version,location,created_ms)"
+				 " VALUES(?,?,?,?,?,?,?,?,?) RETURNING id", &st)))
 		goto out;
-	in_tx = 0;
-	rc = 0;
-	goto out;
-dberr:
-	rc = db_rc(db, rc);
-	if (!rc)
-		rc = INLET_EDB;
+	sql_bind_str(st, 1, e->pid);
+	sql_bind_int64(st, 2, e->account_id);
+	sql_bind_str(st, 3, e->key);
+	sql_bind_str(st, 4, e->kind);
+	sql_bind_str(st, 5, e->name);
+	sql_bind_str(st, 6, e->settings);
+	sql_bind_int64(st, 7, e->key_version);
+	sql_bind_str(st, 8, e->location);
+	sql_bind_int64(st, 9, e->created_ms);
+	if ((rc = tx_run(st, &id)))
+		goto out;
+	if ((rc = sql_prepare(c, "INSERT INTO endpoint_keys(endpoint_id,version,wrapped,created_ms) VALUES(?,?,?,?)",
+			      &st)))
+		goto out;
+	sql_bind_int64(st, 1, id);
+	sql_bind_int64(st, 2, e->key_version);
+	sql_bind_blob(st, 3, e->wrapped, e->wrapped_len);
+	sql_bind_int64(st, 4, e->created_ms);
+	if ((rc = tx_run(st, NULL)))
+		goto out;
+	if ((rc = tx_end(c, 0)))
+		goto out;
+	e->id = id;
 out:
-	sqlite3_finalize(st);
-	if (in_tx)
-		db_exec(db, "ROLLBACK");
-	if (db)
-		db_pool_release(t->pool, db);
+	if (c) {
+		(void)tx_end(c, rc ? rc : INLET_EDB);
+		tenant_sql_put(t, c);
+	}
 	return rc;
 }
 
 static int endpoint_one(struct tenant *t, const char *where, int64_t account_id, int64_t id,
 			const char *text, struct arena *a, struct endpoint *out)
 {
-	struct q q;
+	struct sq q;
 	char sql[512];
 	int rc, i = 1;
 
 	snprintf(sql, sizeof(sql), "SELECT " EP_COLS EP_FROM " WHERE %s%s", where,
 		 account_id ? " AND e.account_id=?" : "");
-	if ((rc = tenant_q_prepare(t, &q, sql)))
+	if ((rc = tenant_sq_prepare(t, &q, sql)))
 		return rc;
 	if (text)
-		sqlite3_bind_text(q.st, i++, text, -1, SQLITE_STATIC);
+		sql_bind_str(q.st, i++, text);
 	else
-		sqlite3_bind_int64(q.st, i++, id);
+		sql_bind_int64(q.st, i++, id);
 	if (account_id)
-		sqlite3_bind_int64(q.st, i, account_id);
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW) {
+		sql_bind_int64(q.st, i, account_id);
+	if (!(rc = sq_one(&q, INLET_ENOTFOUND)))
 		endpoint_row(a, q.st, out);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
-	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
@@ -647,113 +570,113 @@ int tenant_endpoint_by_id(struct tenant *t, int64_t id, struct arena *a, struct 
 int tenant_endpoint_list(struct tenant *t, int64_t account_id, struct arena *a,
 			 struct endpoint **out, size_t *n)
 {
-	struct q q;
+	struct sq q;
 	size_t cap = 0;
 	int rc;
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = tenant_q_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE ?1=0 OR e.account_id=?1 ORDER BY e.id")))
+	/* ?1 meets the column first, so PostgreSQL types it as the id. */
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT " EP_COLS EP_FROM " WHERE e.account_id=?1 OR ?1=0 ORDER BY e.id")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, account_id);
-	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+	sql_bind_int64(q.st, 1, account_id);
+	while ((rc = sql_step(q.st)) == SQL_ROW) {
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		endpoint_row(a, q.st, &(*out)[(*n)++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_endpoint_update(struct tenant *t, int64_t account_id, const char *pid,
 			   const char *name, const char *settings)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "UPDATE endpoints SET name=coalesce(?,name), settings=coalesce(?,settings)"
-				   " WHERE pid=? AND account_id=?")))
+	if ((rc = tenant_sq_prepare(t, &q, "UPDATE endpoints SET name=coalesce(?,name), settings=coalesce(?,settings)"
+				    " WHERE pid=? AND account_id=?")))
 		return rc;
-	sqlite3_bind_text(q.st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q.st, 2, settings, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q.st, 3, pid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q.st, 4, account_id);
-	return tenant_q_change(&q);
+	sql_bind_str(q.st, 1, name);
+	sql_bind_str(q.st, 2, settings);
+	sql_bind_str(q.st, 3, pid);
+	sql_bind_int64(q.st, 4, account_id);
+	return tenant_sq_change(&q);
 }
 
 int tenant_endpoint_delete(struct tenant *t, int64_t account_id, const char *pid)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "DELETE FROM endpoints WHERE pid=? AND account_id=?")))
+	if ((rc = tenant_sq_prepare(t, &q, "DELETE FROM endpoints WHERE pid=? AND account_id=?")))
 		return rc;
-	sqlite3_bind_text(q.st, 1, pid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q.st, 2, account_id);
-	return tenant_q_change(&q);
+	sql_bind_str(q.st, 1, pid);
+	sql_bind_int64(q.st, 2, account_id);
+	return tenant_sq_change(&q);
 }
 
 int tenant_endpoint_key(struct tenant *t, int64_t endpoint_id, uint32_t version,
 			uint8_t *wrapped, size_t size, size_t *len)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "SELECT wrapped FROM endpoint_keys WHERE endpoint_id=? AND version=?")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT wrapped FROM endpoint_keys WHERE endpoint_id=? AND version=?")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, endpoint_id);
-	sqlite3_bind_int64(q.st, 2, version);
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW) {
-		size_t n = (size_t)sqlite3_column_bytes(q.st, 0);
+	sql_bind_int64(q.st, 1, endpoint_id);
+	sql_bind_int64(q.st, 2, version);
+	if (!(rc = sq_one(&q, INLET_ENOTFOUND))) {
+		size_t n = 0;
+		const void *w = sql_column_blob(q.st, 0, &n);
 
 		if (n > size) {
 			rc = INLET_ETOOBIG;
 		} else {
-			memcpy(wrapped, sqlite3_column_blob(q.st, 0), n);
+			if (n)
+				memcpy(wrapped, w, n);
 			*len = n;
-			rc = 0;
 		}
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
 	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
 {
-	struct q q;
+	struct sq q;
 	uint8_t fresh[32];
 	int rc;
 
 	rand_bytes(fresh, sizeof(fresh));
 	/* Insert-or-keep, then read: two nodes racing agree on one salt. */
-	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO daily_salts(day,salt) VALUES(?,?) ON CONFLICT(day) DO NOTHING")))
+	if ((rc = tenant_sq_prepare(t, &q, "INSERT INTO daily_salts(day,salt) VALUES(?,?) ON CONFLICT(day) DO NOTHING")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, day);
-	sqlite3_bind_blob(q.st, 2, fresh, 32, SQLITE_STATIC);
-	rc = tenant_q_run(&q);
-	tenant_q_finish(&q);
+	sql_bind_int64(q.st, 1, day);
+	sql_bind_blob(q.st, 2, fresh, 32);
+	rc = tenant_sq_run(&q);
+	tenant_sq_finish(&q);
 	if (rc)
 		return rc;
-	if ((rc = tenant_q_prepare(t, &q, "SELECT salt FROM daily_salts WHERE day=?")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT salt FROM daily_salts WHERE day=?")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, day);
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(q.st, 0) == 32) {
-		memcpy(out, sqlite3_column_blob(q.st, 0), 32);
-		rc = 0;
+	sql_bind_int64(q.st, 1, day);
+	rc = sql_step(q.st);
+	if (rc == SQL_ROW) {
+		size_t n = 0;
+		const void *s = sql_column_blob(q.st, 0, &n);
+
+		rc = n == 32 && s ? (memcpy(out, s, 32), 0) : INLET_EDB;
 	} else {
 		rc = INLET_EDB;
 	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	if (rc)
 		return rc;
-	if (tenant_q_prepare(t, &q, "DELETE FROM daily_salts WHERE day<?") == 0) {
-		sqlite3_bind_int64(q.st, 1, day - 1);
-		(void)tenant_q_run(&q);
-		tenant_q_finish(&q);
+	if (tenant_sq_prepare(t, &q, "DELETE FROM daily_salts WHERE day<?") == 0) {
+		sql_bind_int64(q.st, 1, day - 1);
+		(void)tenant_sq_run(&q);
+		tenant_sq_finish(&q);
 	}
 	return 0;
 }
@@ -762,189 +685,198 @@ int tenant_daily_salt(struct tenant *t, int64_t day, uint8_t out[32])
 
 int tenant_locations(struct tenant *t, struct arena *a, struct endpoint_location **out, size_t *n)
 {
-	struct q q;
+	struct sq q;
 	size_t cap = 0;
 	int rc;
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = tenant_q_prepare(t, &q, "SELECT id,pid,location FROM endpoints WHERE location<>'shared' ORDER BY id")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT id,pid,location FROM endpoints WHERE location<>'shared' ORDER BY id")))
 		return rc;
-	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+	while ((rc = sql_step(q.st)) == SQL_ROW) {
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
-		(*out)[*n].endpoint_id = sqlite3_column_int64(q.st, 0);
-		(*out)[*n].pid = tenant_col_str(a, q.st, 1);
-		(*out)[(*n)++].location = tenant_col_str(a, q.st, 2);
+		(*out)[*n].endpoint_id = sql_column_int64(q.st, 0);
+		(*out)[*n].pid = tenant_sql_str(a, q.st, 1);
+		(*out)[(*n)++].location = tenant_sql_str(a, q.st, 2);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
+}
+
+/* An endpoint's retention_days from its settings, as SQLite's
+ * coalesce(json_extract(settings,'$.retention_days'),0) read as an integer
+ * gave it: 0 when absent, not a number, or the settings do not parse. */
+static uint64_t settings_retention(const char *settings)
+{
+	struct json_object *o = json_tokener_parse(settings), *v;
+	int64_t days = 0;
+
+	if (o && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "retention_days", &v) && v &&
+	    (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double) ||
+	     json_object_is_type(v, json_type_boolean)))
+		days = json_object_get_int64(v);
+	json_object_put(o);
+	return days > 0 ? (uint64_t)days : 0;
 }
 
 int tenant_endpoints_brief(struct tenant *t, struct arena *a, struct endpoint_brief **out, size_t *n)
 {
-	struct q q;
+	struct sq q;
 	size_t cap = 0;
 	int rc;
 
 	*n = 0;
 	*out = NULL;
-	/* The settings are validated JSON: their retention_days is read here
-	 * rather than parsing every endpoint's whole settings. */
-	if ((rc = tenant_q_prepare(t, &q, "SELECT id,pid,kind,coalesce(json_extract(settings,'$.retention_days'),0)"
-					  " FROM endpoints ORDER BY id")))
+	/* retention_days is read from the settings here, in C: PostgreSQL has no
+	 * json_extract, and the settings column is text on both engines. */
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT id,pid,kind,settings FROM endpoints ORDER BY id")))
 		return rc;
-	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
-		int64_t days = sqlite3_column_int64(q.st, 3);
+	while ((rc = sql_step(q.st)) == SQL_ROW) {
+		size_t len = 0;
+		const char *s = sql_column_text(q.st, 3, &len);
 
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
-		(*out)[*n].id = sqlite3_column_int64(q.st, 0);
-		(*out)[*n].pid = tenant_col_str(a, q.st, 1);
-		(*out)[*n].kind = tenant_col_str(a, q.st, 2);
-		(*out)[(*n)++].retention_days = days > 0 ? (uint64_t)days : 0;
+		(*out)[*n].id = sql_column_int64(q.st, 0);
+		(*out)[*n].pid = tenant_sql_str(a, q.st, 1);
+		(*out)[*n].kind = tenant_sql_str(a, q.st, 2);
+		(*out)[(*n)++].retention_days = s ? settings_retention(s) : 0;
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
-static void move_row(struct arena *a, sqlite3_stmt *st, struct shard_move *m)
+static void move_row(struct arena *a, struct sql_stmt *st, struct shard_move *m)
 {
-	m->endpoint_id = sqlite3_column_int64(st, 0);
-	m->state = tenant_col_str(a, st, 1);
-	m->target = tenant_col_str(a, st, 2);
-	m->rows_copied = sqlite3_column_int64(st, 3);
-	m->rows_total = sqlite3_column_int64(st, 4);
-	m->started_ms = sqlite3_column_int64(st, 5);
-	m->updated_ms = sqlite3_column_int64(st, 6);
+	m->endpoint_id = sql_column_int64(st, 0);
+	m->state = tenant_sql_str(a, st, 1);
+	m->target = tenant_sql_str(a, st, 2);
+	m->rows_copied = sql_column_int64(st, 3);
+	m->rows_total = sql_column_int64(st, 4);
+	m->started_ms = sql_column_int64(st, 5);
+	m->updated_ms = sql_column_int64(st, 6);
 }
 
 #define MOVE_COLS "endpoint_id,state,target,rows_copied,rows_total,started_ms,updated_ms"
 
 int tenant_moves(struct tenant *t, struct arena *a, struct shard_move **out, size_t *n)
 {
-	struct q q;
+	struct sq q;
 	size_t cap = 0;
 	int rc;
 
 	*n = 0;
 	*out = NULL;
-	if ((rc = tenant_q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves ORDER BY started_ms")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves ORDER BY started_ms")))
 		return rc;
-	while ((rc = sqlite3_step(q.st)) == SQLITE_ROW) {
+	while ((rc = sql_step(q.st)) == SQL_ROW) {
 		*out = arena_grow(a, *out, *n, &cap, sizeof(**out));
 		move_row(a, q.st, &(*out)[(*n)++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_rc(q.db, rc);
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_move_get(struct tenant *t, int64_t endpoint_id, struct arena *a, struct shard_move *out)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves WHERE endpoint_id=?")))
+	if ((rc = tenant_sq_prepare(t, &q, "SELECT " MOVE_COLS " FROM shard_moves WHERE endpoint_id=?")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, endpoint_id);
-	rc = sqlite3_step(q.st);
-	if (rc == SQLITE_ROW) {
+	sql_bind_int64(q.st, 1, endpoint_id);
+	if (!(rc = sq_one(&q, INLET_ENOTFOUND)))
 		move_row(a, q.st, out);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : db_rc(q.db, rc);
-	}
-	tenant_q_finish(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_move_set(struct tenant *t, int64_t endpoint_id, const char *state, const char *target,
 		    int64_t rows_copied, int64_t rows_total)
 {
-	struct q q;
+	struct sq q;
 	int64_t now = now_ms();
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO shard_moves(" MOVE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?6)"
-				   " ON CONFLICT(endpoint_id) DO UPDATE SET state=?2, target=?3,"
-				   " rows_copied=?4, rows_total=?5, updated_ms=?6")))
+	if ((rc = tenant_sq_prepare(t, &q, "INSERT INTO shard_moves(" MOVE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?6)"
+				    " ON CONFLICT(endpoint_id) DO UPDATE SET state=?2, target=?3,"
+				    " rows_copied=?4, rows_total=?5, updated_ms=?6")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, endpoint_id);
-	sqlite3_bind_text(q.st, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q.st, 3, target ? target : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q.st, 4, rows_copied);
-	sqlite3_bind_int64(q.st, 5, rows_total);
-	sqlite3_bind_int64(q.st, 6, now);
-	rc = tenant_q_run(&q);
-	tenant_q_finish(&q);
+	sql_bind_int64(q.st, 1, endpoint_id);
+	sql_bind_str(q.st, 2, state);
+	sql_bind_str(q.st, 3, target ? target : "");
+	sql_bind_int64(q.st, 4, rows_copied);
+	sql_bind_int64(q.st, 5, rows_total);
+	sql_bind_int64(q.st, 6, now);
+	rc = tenant_sq_run(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_move_request(struct tenant *t, int64_t endpoint_id)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	/* Only a new request: a move under way keeps its state. */
-	if ((rc = tenant_q_prepare(t, &q, "INSERT INTO shard_moves(endpoint_id,state,started_ms,updated_ms)"
-				   " SELECT ?1,'requested',?2,?2 WHERE NOT EXISTS"
-				   " (SELECT 1 FROM endpoints WHERE id=?1 AND location<>'shared')"
-				   " ON CONFLICT(endpoint_id) DO NOTHING")))
+	/* Only a new request: a move under way keeps its state. The casts give
+	 * PostgreSQL the parameters' types, which a bare select list lacks. */
+	if ((rc = tenant_sq_prepare(t, &q, "INSERT INTO shard_moves(endpoint_id,state,started_ms,updated_ms)"
+				    " SELECT CAST(?1 AS INTEGER),'requested',CAST(?2 AS INTEGER),CAST(?2 AS INTEGER)"
+				    " WHERE NOT EXISTS (SELECT 1 FROM endpoints WHERE id=?1 AND location<>'shared')"
+				    " ON CONFLICT(endpoint_id) DO NOTHING")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, endpoint_id);
-	sqlite3_bind_int64(q.st, 2, now_ms());
-	rc = tenant_q_run(&q);
-	tenant_q_finish(&q);
+	sql_bind_int64(q.st, 1, endpoint_id);
+	sql_bind_int64(q.st, 2, now_ms());
+	rc = tenant_sq_run(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }
 
 int tenant_move_commit(struct tenant *t, int64_t endpoint_id, const char *location)
 {
-	sqlite3 *db = NULL;
-	char sql[64];
-	sqlite3_stmt *st = NULL;
-	int rc, in_tx = 0;
+	struct sql_conn *c = NULL;
+	struct sql_stmt *st;
+	int rc;
 
 	/* The one commit point of a move: the endpoint's location and the
 	 * move's state change together. */
-	if ((rc = tenant_db(t, &db)))
+	if ((rc = tenant_sql_get(t, &c)))
 		return rc;
-	if ((rc = db_exec(db, "BEGIN IMMEDIATE")))
+	if ((rc = sql_begin(c, SQL_TX_WRITE)))
 		goto out;
-	in_tx = 1;
-	if (sqlite3_prepare_v2(db, "UPDATE endpoints SET location=?1 WHERE id=?2", -1, &st, NULL) != SQLITE_OK) {
+	if (sql_prepare(c, "UPDATE endpoints SET location=?1 WHERE id=?2", &st)) {
 		rc = INLET_EDB;
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, location, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, endpoint_id);
-	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) != 1) {
+	sql_bind_str(st, 1, location);
+	sql_bind_int64(st, 2, endpoint_id);
+	if (sql_step(st) != SQL_DONE || sql_changes(st) != 1) {
+		sql_finalize(st);
 		rc = INLET_ENOTFOUND;
 		goto out;
 	}
-	snprintf(sql, sizeof(sql), "UPDATE shard_moves SET state='cleanup' WHERE endpoint_id=%lld",
-		 (long long)endpoint_id);
-	if ((rc = db_exec(db, sql)) || (rc = db_exec(db, "COMMIT")))
+	sql_finalize(st);
+	if ((rc = sql_prepare(c, "UPDATE shard_moves SET state='cleanup' WHERE endpoint_id=?", &st)))
 		goto out;
-	in_tx = 0;
+	sql_bind_int64(st, 1, endpoint_id);
+	if ((rc = tx_run(st, NULL)))
+		goto out;
+	rc = tx_end(c, 0);
 out:
-	sqlite3_finalize(st);
-	if (in_tx)
-		db_exec(db, "ROLLBACK");
-	db_pool_release(t->pool, db);
+	(void)tx_end(c, rc ? rc : INLET_EDB);
+	tenant_sql_put(t, c);
 	return rc;
 }
 
 int tenant_move_done(struct tenant *t, int64_t endpoint_id)
 {
-	struct q q;
+	struct sq q;
 	int rc;
 
-	if ((rc = tenant_q_prepare(t, &q, "DELETE FROM shard_moves WHERE endpoint_id=?")))
+	if ((rc = tenant_sq_prepare(t, &q, "DELETE FROM shard_moves WHERE endpoint_id=?")))
 		return rc;
-	sqlite3_bind_int64(q.st, 1, endpoint_id);
-	rc = tenant_q_run(&q);
-	tenant_q_finish(&q);
+	sql_bind_int64(q.st, 1, endpoint_id);
+	rc = tenant_sq_run(&q);
+	tenant_sq_finish(&q);
 	return rc;
 }

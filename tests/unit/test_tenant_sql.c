@@ -1,5 +1,6 @@
-/* The tenant store's modules on store/sql.h (sessions, webhooks, members)
- * through their public calls: sessions made, found, touched, expired and
+/* The tenant store on store/sql.h through its public calls: accounts and
+ * owners, API keys (auth, last use, revocation), endpoints with their key
+ * versions, daily salts and the shard map (tenant.c); sessions made, found, touched, expired and
  * revoked; webhooks made, listed, changed, switched off by failures and
  * deleted, with their delivery log; invitations made, replaced, accepted
  * once and revoked; roles changed under the last-owner rule, also by
@@ -7,8 +8,8 @@
  * PostgreSQL (a fresh schema each, the tenant migrations run through
  * sql_migrate and the dialect rewriter) when INLET_TEST_DATABASE_URL is
  * set, as tests/e2e/tenant_pg.test.mjs does with a throwaway server.
- * tenant.c itself is still on sqlite3, so the rows the modules hang from
- * (users, accounts, endpoints) are put in with plain SQL. */
+ * The module cases put the rows they hang from (users, accounts,
+ * endpoints) in with plain SQL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,16 +213,316 @@ static void t_schema(void **state)
 		assert_int_equal(tenant_open_target(&t2, path, "x"), INLET_EINVAL);
 		assert_null(t2);
 		tenant_close(t);
-	} else {
-		/* tenant.c's own calls are not on sql.h yet. */
-		struct arena *a = arena_create(256);
-		struct account acc;
-
-		t = open_tenant();
-		assert_int_equal(tenant_account_get(t, 1, a, &acc), INLET_EUNAVAILABLE);
-		tenant_close(t);
-		arena_destroy(a);
 	}
+}
+
+/* ---- accounts and users (tenant.c) ------------------------------------------ */
+
+static void t_accounts(void **state)
+{
+	struct tenant *t = open_tenant();
+	struct arena *a = arena_create(4096);
+	struct account acc, got, other;
+	struct member *ms;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(tenant_init_owner(t, "Owner@Example.test", "hash", "Acme", a, &acc), 0);
+	assert_true(acc.id > 0);
+	assert_string_equal(acc.name, "Acme");
+	assert_true(strncmp(acc.pid, "acc_", 4) == 0);
+	assert_int_equal(tenant_account_get(t, acc.id, a, &got), 0);
+	assert_string_equal(got.pid, acc.pid);
+	assert_string_equal(got.name, "Acme");
+	assert_int_equal(got.created_ms, acc.created_ms);
+	assert_int_equal(tenant_account_by_pid(t, acc.pid, a, &got), 0);
+	assert_int_equal(got.id, acc.id);
+	assert_int_equal(tenant_account_get(t, acc.id + 100, a, &got), INLET_ENOTFOUND);
+	assert_int_equal(tenant_account_by_pid(t, "acc_none", a, &got), INLET_ENOTFOUND);
+	/* The owner is the account's one member. */
+	assert_int_equal(members_list(t, acc.id, a, &ms, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ms[0].role, "owner");
+	/* The same email (in any case) again: refused, and nothing is left
+	 * behind by the rolled-back transaction. */
+	assert_int_equal(tenant_init_owner(t, "owner@example.TEST", "hash", "Other", a, &other), INLET_EEXISTS);
+	assert_int_equal(tenant_account_get(t, acc.id + 1, a, &got), INLET_ENOTFOUND);
+	/* The store still takes writes after the failure. */
+	assert_int_equal(tenant_init_owner(t, "second@example.test", "hash", "Second", a, &other), 0);
+	assert_true(other.id > acc.id);
+	arena_destroy(a);
+	tenant_close(t);
+}
+
+/* ---- API keys (tenant.c) ------------------------------------------------------ */
+
+static void t_keys(void **state)
+{
+	struct tenant *t = open_tenant();
+	struct arena *a = arena_create(4096);
+	uint8_t h1[32], h2[32], h3[32];
+	struct account acc, acc2;
+	struct api_key k1, k2, *list;
+	int64_t who = 0;
+	size_t n;
+
+	(void)state;
+	rand_bytes(h1, 32);
+	rand_bytes(h2, 32);
+	rand_bytes(h3, 32);
+	assert_int_equal(tenant_init_owner(t, "k@example.test", "hash", "Keys", a, &acc), 0);
+	assert_int_equal(tenant_init_owner(t, "k2@example.test", "hash", "Keys2", a, &acc2), 0);
+	assert_int_equal(tenant_key_create(t, acc.id, "ci", h1, "ink_abcd", a, &k1), 0);
+	assert_true(k1.id > 0);
+	assert_true(strncmp(k1.pid, "key_", 4) == 0);
+	assert_string_equal(k1.name, "ci");
+	assert_string_equal(k1.prefix, "ink_abcd");
+	assert_int_equal(k1.account_id, acc.id);
+	assert_int_equal(k1.last_used_ms, 0);
+	assert_int_equal(k1.revoked_ms, 0);
+	assert_int_equal(tenant_key_create(t, acc.id, "deploy", h2, "ink_efgh", a, &k2), 0);
+	/* A token's hash is unique. */
+	assert_int_equal(tenant_key_create(t, acc2.id, "dup", h1, "ink_dup", a, &k2), INLET_EEXISTS);
+	assert_int_equal(tenant_key_list(t, acc.id, a, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "ci");
+	assert_string_equal(list[1].name, "deploy");
+	assert_int_equal(tenant_key_list(t, acc2.id, a, &list, &n), 0);
+	assert_int_equal(n, 0);
+	/* Auth finds the account and records the use (once a minute). */
+	assert_int_equal(tenant_key_auth(t, h1, &who), 0);
+	assert_int_equal(who, acc.id);
+	assert_int_equal(tenant_key_list(t, acc.id, a, &list, &n), 0);
+	assert_true(list[0].last_used_ms > 0);
+	sqlv(t, "UPDATE api_keys SET last_used_ms=?2 WHERE id=?1", list[0].id, 5);
+	assert_int_equal(tenant_key_auth(t, h1, &who), 0);
+	assert_int_equal(tenant_key_list(t, acc.id, a, &list, &n), 0);
+	assert_true(list[0].last_used_ms > 5);
+	{
+		int64_t before = now_ms() - 1000;
+
+		sqlv(t, "UPDATE api_keys SET last_used_ms=?2 WHERE id=?1", list[0].id, before);
+		assert_int_equal(tenant_key_auth(t, h1, &who), 0);
+		assert_int_equal(tenant_key_list(t, acc.id, a, &list, &n), 0);
+		assert_int_equal(list[0].last_used_ms, before); /* within the minute: not written */
+	}
+	assert_int_equal(tenant_key_auth(t, h3, &who), INLET_EAUTH);
+	/* Revoked: by its own account only, once, and then refused. */
+	assert_int_equal(tenant_key_revoke(t, acc2.id, k1.pid), INLET_ENOTFOUND);
+	assert_int_equal(tenant_key_revoke(t, acc.id, k1.pid), 0);
+	assert_int_equal(tenant_key_revoke(t, acc.id, k1.pid), INLET_ENOTFOUND);
+	assert_int_equal(tenant_key_auth(t, h1, &who), INLET_EAUTH);
+	assert_int_equal(tenant_key_auth(t, h2, &who), 0);
+	assert_int_equal(tenant_key_list(t, acc.id, a, &list, &n), 0);
+	assert_true(list[0].revoked_ms > 0);
+	assert_int_equal(list[1].revoked_ms, 0);
+	arena_destroy(a);
+	tenant_close(t);
+}
+
+/* ---- endpoints and their keys (tenant.c) ------------------------------------ */
+
+static void endpoint_fill(struct endpoint *e, int64_t account, const char *pid, const char *key,
+			  const char *settings, uint8_t fill)
+{
+	memset(e, 0, sizeof(*e));
+	e->pid = pid;
+	e->account_id = account;
+	e->key = key;
+	e->kind = "form";
+	e->name = "Contact";
+	e->settings = settings;
+	e->key_version = 1;
+	memset(e->wrapped, fill, 60);
+	e->wrapped_len = 60;
+	e->location = "shared";
+	e->created_ms = now_ms();
+}
+
+static void t_endpoints(void **state)
+{
+	struct tenant *t = open_tenant();
+	struct arena *a = arena_create(8192);
+	struct account acc, acc2;
+	struct endpoint e1, e2, got, *list;
+	struct endpoint_brief *brief;
+	uint8_t w[ENDPOINT_WRAPPED_MAX], small[8];
+	size_t n, wl = 0;
+
+	(void)state;
+	assert_int_equal(tenant_init_owner(t, "e@example.test", "hash", "Eps", a, &acc), 0);
+	assert_int_equal(tenant_init_owner(t, "e2@example.test", "hash", "Eps2", a, &acc2), 0);
+	endpoint_fill(&e1, acc.id, "ep_one", "key1", "{\"retention_days\":30}", 0xa1);
+	assert_int_equal(tenant_endpoint_create(t, &e1), 0);
+	assert_true(e1.id > 0);
+	endpoint_fill(&e2, acc2.id, "ep_two", "key2", "{}", 0xb2);
+	assert_int_equal(tenant_endpoint_create(t, &e2), 0);
+	assert_true(e2.id > e1.id);
+	/* A key already taken: refused, and the endpoint is not half made. */
+	{
+		struct endpoint dup;
+
+		endpoint_fill(&dup, acc.id, "ep_dup", "key1", "{}", 0);
+		assert_int_equal(tenant_endpoint_create(t, &dup), INLET_EEXISTS);
+		assert_int_equal(tenant_endpoint_get(t, acc.id, "ep_dup", a, &got), INLET_ENOTFOUND);
+	}
+	assert_int_equal(tenant_endpoint_get(t, acc.id, "ep_one", a, &got), 0);
+	assert_int_equal(got.id, e1.id);
+	assert_string_equal(got.key, "key1");
+	assert_string_equal(got.kind, "form");
+	assert_string_equal(got.name, "Contact");
+	assert_string_equal(got.location, "shared");
+	assert_int_equal(got.key_version, 1);
+	assert_int_equal(got.wrapped_len, 60);
+	assert_int_equal(got.wrapped[59], 0xa1);
+	assert_int_equal(got.created_ms, e1.created_ms);
+	/* Scoped to its account. */
+	assert_int_equal(tenant_endpoint_get(t, acc2.id, "ep_one", a, &got), INLET_ENOTFOUND);
+	assert_int_equal(tenant_endpoint_by_key(t, "key2", a, &got), 0);
+	assert_string_equal(got.pid, "ep_two");
+	assert_int_equal(tenant_endpoint_by_key(t, "nokey", a, &got), INLET_ENOTFOUND);
+	assert_int_equal(tenant_endpoint_by_id(t, e2.id, a, &got), 0);
+	assert_string_equal(got.key, "key2");
+	assert_int_equal(tenant_endpoint_list(t, acc.id, a, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].pid, "ep_one");
+	assert_int_equal(tenant_endpoint_list(t, 0, a, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[1].pid, "ep_two");
+	/* Retention read from the settings, in C. */
+	assert_int_equal(tenant_endpoints_brief(t, a, &brief, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(brief[0].retention_days, 30);
+	assert_string_equal(brief[0].kind, "form");
+	assert_int_equal(brief[1].retention_days, 0);
+	/* Updates: either field alone, by its own account only. */
+	assert_int_equal(tenant_endpoint_update(t, acc.id, "ep_one", "Renamed", NULL), 0);
+	assert_int_equal(tenant_endpoint_update(t, acc.id, "ep_one", NULL, "{\"retention_days\":7}"), 0);
+	assert_int_equal(tenant_endpoint_update(t, acc2.id, "ep_one", "X", NULL), INLET_ENOTFOUND);
+	assert_int_equal(tenant_endpoint_get(t, acc.id, "ep_one", a, &got), 0);
+	assert_string_equal(got.name, "Renamed");
+	assert_string_equal(got.settings, "{\"retention_days\":7}");
+	assert_int_equal(tenant_endpoints_brief(t, a, &brief, &n), 0);
+	assert_int_equal(brief[0].retention_days, 7);
+	/* Key versions: the current one joins the endpoint, older stay readable. */
+	assert_int_equal(tenant_endpoint_key(t, e1.id, 1, w, sizeof(w), &wl), 0);
+	assert_int_equal(wl, 60);
+	assert_int_equal(w[0], 0xa1);
+	assert_int_equal(tenant_endpoint_key(t, e1.id, 1, small, sizeof(small), &wl), INLET_ETOOBIG);
+	assert_int_equal(tenant_endpoint_key(t, e1.id, 2, w, sizeof(w), &wl), INLET_ENOTFOUND);
+	{
+		struct sql_conn *c;
+		struct sql_stmt *st;
+		uint8_t v2[48];
+
+		memset(v2, 0xc3, sizeof(v2));
+		assert_int_equal(tenant_sql_get(t, &c), 0);
+		assert_int_equal(sql_prepare(c, "INSERT INTO endpoint_keys(endpoint_id,version,wrapped,created_ms)"
+					       " VALUES(?,2,?,0)", &st), 0);
+		sql_bind_int64(st, 1, e1.id);
+		sql_bind_blob(st, 2, v2, sizeof(v2));
+		assert_int_equal(sql_step(st), SQL_DONE);
+		sql_finalize(st);
+		tenant_sql_put(t, c);
+	}
+	sqlv(t, "UPDATE endpoints SET key_version=2 WHERE id=?1", e1.id, 0);
+	assert_int_equal(tenant_endpoint_get(t, acc.id, "ep_one", a, &got), 0);
+	assert_int_equal(got.key_version, 2);
+	assert_int_equal(got.wrapped_len, 48);
+	assert_int_equal(got.wrapped[0], 0xc3);
+	assert_int_equal(tenant_endpoint_key(t, e1.id, 1, w, sizeof(w), &wl), 0);
+	assert_int_equal(wl, 60);
+	/* Deleted by its own account only; its keys go with it. */
+	assert_int_equal(tenant_endpoint_delete(t, acc2.id, "ep_one"), INLET_ENOTFOUND);
+	assert_int_equal(tenant_endpoint_delete(t, acc.id, "ep_one"), 0);
+	assert_int_equal(tenant_endpoint_delete(t, acc.id, "ep_one"), INLET_ENOTFOUND);
+	assert_int_equal(tenant_endpoint_get(t, acc.id, "ep_one", a, &got), INLET_ENOTFOUND);
+	assert_int_equal(tenant_endpoint_key(t, e1.id, 1, w, sizeof(w), &wl), INLET_ENOTFOUND);
+	arena_destroy(a);
+	tenant_close(t);
+}
+
+/* ---- daily salts and the shard map (tenant.c) ------------------------------- */
+
+static int64_t salt_days(struct tenant *t)
+{
+	struct sql_conn *c;
+	struct sql_stmt *st;
+	int64_t n;
+
+	assert_int_equal(tenant_sql_get(t, &c), 0);
+	assert_int_equal(sql_prepare(c, "SELECT count(*) FROM daily_salts", &st), 0);
+	assert_int_equal(sql_step(st), SQL_ROW);
+	n = sql_column_int64(st, 0);
+	sql_finalize(st);
+	tenant_sql_put(t, c);
+	return n;
+}
+
+static void t_salts(void **state)
+{
+	struct tenant *t = open_tenant();
+	uint8_t s1[32], s1b[32], s2[32], s3[32];
+
+	(void)state;
+	assert_int_equal(tenant_daily_salt(t, 100, s1), 0);
+	assert_int_equal(tenant_daily_salt(t, 100, s1b), 0);
+	assert_memory_equal(s1, s1b, 32); /* one salt per day */
+	assert_int_equal(tenant_daily_salt(t, 101, s2), 0);
+	assert_memory_not_equal(s1, s2, 32);
+	assert_int_equal(salt_days(t), 2); /* yesterday's is kept */
+	assert_int_equal(tenant_daily_salt(t, 103, s3), 0);
+	assert_int_equal(salt_days(t), 1); /* older days are deleted */
+	assert_int_equal(tenant_daily_salt(t, 103, s1b), 0);
+	assert_memory_equal(s3, s1b, 32);
+	tenant_close(t);
+}
+
+static void t_moves(void **state)
+{
+	struct tenant *t = open_tenant();
+	struct arena *a = arena_create(4096);
+	struct account acc;
+	struct endpoint e, got;
+	struct endpoint_location *locs;
+	struct shard_move m, *ms;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(tenant_init_owner(t, "m@example.test", "hash", "Moves", a, &acc), 0);
+	endpoint_fill(&e, acc.id, "ep_m", "keym", "{}", 1);
+	assert_int_equal(tenant_endpoint_create(t, &e), 0);
+	assert_int_equal(tenant_move_get(t, e.id, a, &m), INLET_ENOTFOUND);
+	assert_int_equal(tenant_move_request(t, e.id), 0);
+	assert_int_equal(tenant_move_get(t, e.id, a, &m), 0);
+	assert_string_equal(m.state, "requested");
+	assert_true(m.started_ms > 0);
+	assert_int_equal(tenant_move_set(t, e.id, "copying", "ep_m.db", 5, 10), 0);
+	assert_int_equal(tenant_move_request(t, e.id), 0); /* under way: kept */
+	assert_int_equal(tenant_moves(t, a, &ms, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ms[0].state, "copying");
+	assert_string_equal(ms[0].target, "ep_m.db");
+	assert_int_equal(ms[0].rows_copied, 5);
+	assert_int_equal(ms[0].rows_total, 10);
+	assert_int_equal(tenant_move_commit(t, e.id + 100, "x.db"), INLET_ENOTFOUND);
+	assert_int_equal(tenant_move_commit(t, e.id, "ep_m.db"), 0);
+	assert_int_equal(tenant_move_get(t, e.id, a, &m), 0);
+	assert_string_equal(m.state, "cleanup");
+	assert_int_equal(tenant_endpoint_by_id(t, e.id, a, &got), 0);
+	assert_string_equal(got.location, "ep_m.db");
+	assert_int_equal(tenant_locations(t, a, &locs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(locs[0].pid, "ep_m");
+	assert_string_equal(locs[0].location, "ep_m.db");
+	assert_int_equal(tenant_move_done(t, e.id), 0);
+	assert_int_equal(tenant_moves(t, a, &ms, &n), 0);
+	assert_int_equal(n, 0);
+	/* An endpoint moved already is not requested again. */
+	assert_int_equal(tenant_move_request(t, e.id), 0);
+	assert_int_equal(tenant_move_get(t, e.id, a, &m), INLET_ENOTFOUND);
+	arena_destroy(a);
+	tenant_close(t);
 }
 
 /* ---- sessions -------------------------------------------------------------- */
@@ -707,6 +1008,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(t_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_accounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_endpoints, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_salts, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_webhooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_invites, setup, teardown),
