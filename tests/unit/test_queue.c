@@ -28,12 +28,7 @@
 #include "store/queue.h"
 #include "store/sql.h"
 
-static const char *url;     /* PostgreSQL under test, or NULL */
-static int pg;              /* 1 while the PostgreSQL group runs */
-static char dir[256];       /* SQLite: this case's temporary folder */
-static char path[300];      /* SQLite: its jobs.db */
-static char schema[64];     /* PostgreSQL: this case's schema */
-static int seq;
+#include "engines.h"
 
 /* Where queue_open_target finds this case's queue. */
 static int open_queue(struct queue **q)
@@ -41,47 +36,16 @@ static int open_queue(struct queue **q)
 	return pg ? queue_open_target(q, url, schema) : queue_open_target(q, path, NULL);
 }
 
-/* Runs text on the server, outside any schema (NULL: could not). */
-static int pg_exec(const char *text)
-{
-	struct sql_conn *c = NULL;
-	int rc = sql_open(url, 0, &c);
-
-	if (!rc)
-		rc = sql_exec(c, text);
-	sql_close(c);
-	return rc;
-}
-
 static int setup(void **state)
 {
-	char q[128];
-
 	(void)state;
-	seq++;
-	if (pg) {
-		snprintf(schema, sizeof(schema), "q%d_%d", (int)getpid(), seq);
-		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-		return pg_exec(q) ? -1 : 0;
-	}
-	snprintf(dir, sizeof(dir), "/tmp/inlet-queue-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/jobs.db", dir);
-	return 0;
+	return engine_setup("q", "jobs.db");
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	if (pg) {
-		snprintf(cmd, sizeof(cmd), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-		return pg_exec(cmd) ? -1 : 0;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return engine_teardown();
 }
 
 /* ---- a clock, dice and a doorbell the tests control -------------------- */
