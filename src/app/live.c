@@ -42,7 +42,7 @@ struct live {
 	pthread_cond_t tick;          /* the timer sleeps on it; destroy signals it */
 	struct slot *ring;            /* cap slots; event id lives at id % cap */
 	size_t cap;
-	uint64_t base;                /* this process's ids are > base */
+	uint64_t base;                /* this process's ids are > base (random, see live_create) */
 	uint64_t head;                /* the newest id; base while there is none */
 	/* The newest id evicted from the ring per account bucket: a cursor
 	 * below it may have missed one of its account's events (or another
@@ -85,7 +85,13 @@ int live_create(struct live **out, size_t ring, unsigned per_account, unsigned p
 
 	l->cap = ring < 16 ? 16 : ring;
 	l->ring = xcalloc(l->cap, sizeof(*l->ring));
-	l->base = (uint64_t)now_ms() * 1000;
+	/* A random multiple of 2^40 below 2^62: ids of another process (an
+	 * earlier run, another node) fall outside [base, head] whatever the
+	 * clocks say, so resuming with one is a reset, never a replay from a
+	 * wrong place. Started from the clock, two nodes started in the same
+	 * millisecond (or a node 1,000 events ahead) shared a range. */
+	rand_bytes(&l->base, sizeof(l->base));
+	l->base = (l->base & ((UINT64_C(1) << 62) - 1)) & ~((UINT64_C(1) << 40) - 1);
 	l->head = l->base;
 	l->per_account = per_account;
 	l->ping_ms = ping_ms ? ping_ms : 15000;
