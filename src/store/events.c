@@ -14,6 +14,7 @@
 #include "store/db.h"
 #include "store/subs.h"
 #include "store/subs_int.h"
+#include "store/sql.h"
 #include "store/writer.h"
 
 /* Writer statement slots (16..63 are this file's, see writer.h). */
@@ -338,8 +339,9 @@ struct batch_op {
 	void *ctx;
 };
 
-static int batch_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int batch_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(c);
 	struct batch_op *bo = (struct batch_op *)op;
 	struct ev_batch *b = bo->b;
 	struct substore *to = substore_moved_to(bo->s, b->endpoint_id);
@@ -418,8 +420,9 @@ struct sync_op {
 
 static void sync_done(struct writer_op *op, int rc);
 
-static int sync_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int sync_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(c);
 	struct sync_op *o = (struct sync_op *)op;
 	struct substore *to = o->endpoint_id ? substore_moved_to(o->s, o->endpoint_id) : NULL;
 	int rc;

@@ -21,10 +21,10 @@ static int rd_open(struct rd *r, struct substore *s, const char *sql)
 
 	r->s = s;
 	r->st = NULL;
-	if ((rc = db_pool_acquire(s->readers, &r->db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &r->db)))
 		return rc;
 	if (sqlite3_prepare_v2(r->db, sql, -1, &r->st, NULL) != SQLITE_OK) {
-		db_pool_release(s->readers, r->db);
+		db_pool_release(s->raw_readers, r->db);
 		return INLET_EDB;
 	}
 	return 0;
@@ -33,7 +33,7 @@ static int rd_open(struct rd *r, struct substore *s, const char *sql)
 static void rd_close(struct rd *r)
 {
 	sqlite3_finalize(r->st);
-	db_pool_release(r->s->readers, r->db);
+	db_pool_release(r->s->raw_readers, r->db);
 }
 
 static int rd_end(struct rd *r, int step_rc)
@@ -242,13 +242,13 @@ int evstore_event_nav(struct substore *s, int64_t issue_id, int64_t id, int64_t 
 	sqlite3 *db;
 	int rc;
 
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	*prev = one_i64(db, "SELECT max(id) FROM events WHERE issue_id=? AND id<?", issue_id, id);
 	*next = one_i64(db, "SELECT min(id) FROM events WHERE issue_id=? AND id>?", issue_id, id);
 	*first = one_i64(db, "SELECT min(id) FROM events WHERE issue_id=? AND ?2=?2", issue_id, 0);
 	*last = one_i64(db, "SELECT max(id) FROM events WHERE issue_id=? AND ?2=?2", issue_id, 0);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return (*prev < 0 || *next < 0 || *first < 0 || *last < 0) ? INLET_EDB : 0;
 }
 
@@ -257,10 +257,10 @@ int evstore_event_count(struct substore *s, int64_t endpoint_id, int64_t *out)
 	sqlite3 *db;
 	int rc;
 
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	*out = one_i64(db, "SELECT count(*) FROM events WHERE endpoint_id=? AND ?2=?2", endpoint_id, 0);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return *out < 0 ? INLET_EDB : 0;
 }
 
@@ -271,7 +271,7 @@ int evstore_totals(struct substore *s, int64_t endpoint_id, int64_t *events, int
 	int rc;
 
 	*events = *last_seen = 0;
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	/* One row per issue, not per event: the issues' own counters. */
 	if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(count),0), COALESCE(MAX(last_seen),0) FROM issues"
@@ -286,7 +286,7 @@ int evstore_totals(struct substore *s, int64_t endpoint_id, int64_t *events, int
 	}
 out:
 	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "store/db.h"
 #include "store/subs_int.h"
+#include "store/sql.h"
 #include "store/writer.h"
 
 /* The endpoint's own rows, copied by scan and log: submissions for a form,
@@ -253,8 +254,9 @@ static int write_aggregates(sqlite3 *db, struct arena *a, int64_t endpoint_id, c
 	return rc;
 }
 
-static int copy_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int copy_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(conn);
 	struct copy_op *co = (struct copy_op *)op;
 	const struct copy_set *c = co->c;
 	const int ev = c->t == &tables[1];
@@ -340,7 +342,7 @@ static int read_meta(struct substore *dst, int64_t endpoint_id, int64_t *scan_do
 
 	*scan_done = *log_done = 0;
 	*complete = 0;
-	if ((rc = db_pool_acquire(dst->readers, &db)))
+	if ((rc = db_pool_acquire(dst->raw_readers, &db)))
 		return rc;
 	if (sqlite3_prepare_v2(db, "SELECT scan_done, log_done, complete FROM move_meta WHERE endpoint_id=?",
 			       -1, &st, NULL) != SQLITE_OK) {
@@ -355,7 +357,7 @@ static int read_meta(struct substore *dst, int64_t endpoint_id, int64_t *scan_do
 	}
 out:
 	sqlite3_finalize(st);
-	db_pool_release(dst->readers, db);
+	db_pool_release(dst->raw_readers, db);
 	return rc;
 }
 
@@ -375,8 +377,9 @@ struct track_op {
 	int on;
 };
 
-static int track_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int track_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(conn);
 	struct track_op *t = (struct track_op *)op;
 
 	(void)w;
@@ -411,10 +414,10 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 	*caught_up = 0;
 	if ((rc = read_meta(dst, endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
-	if ((rc = db_pool_acquire(src->readers, &db)))
+	if ((rc = db_pool_acquire(src->raw_readers, &db)))
 		goto out;
 	rc = read_changes(db, a, endpoint_id, scan_done, log_done, batch, &c, &nscan, &nlog);
-	db_pool_release(src->readers, db);
+	db_pool_release(src->raw_readers, db);
 	if (rc)
 		goto out;
 	if (nscan == 0 && nlog == 0) {
@@ -443,8 +446,9 @@ struct cutover_op {
 	void *ctx;
 };
 
-static int cutover_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int cutover_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(conn);
 	struct cutover_op *co = (struct cutover_op *)op;
 	struct arena *a = arena_create(1 << 20);
 	struct copy_set c;
@@ -498,8 +502,9 @@ struct cleanup_op {
 	int left_any;
 };
 
-static int cleanup_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int cleanup_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(conn);
 	struct cleanup_op *c = (struct cleanup_op *)op;
 	sqlite3_stmt *st = c->events ? writer_stmt(w, 14, "DELETE FROM events WHERE rowid IN"
 							  " (SELECT id FROM events WHERE endpoint_id=?1 LIMIT ?2)")

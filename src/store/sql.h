@@ -122,6 +122,16 @@ int sql_release(struct sql_conn *c, const char *name);
 int sql_rollback_to(struct sql_conn *c, const char *name);
 /* True inside a transaction begun by sql_begin. */
 int sql_in_tx(const struct sql_conn *c);
+/* True when the engine has given up the transaction sql_begin opened, so
+ * that nothing done in it can commit: SQLite rolled it back by itself (a
+ * full disk, an I/O error), or PostgreSQL marked it failed or lost the
+ * connection. The caller then rolls back. */
+int sql_tx_aborted(struct sql_conn *c);
+
+/* For stores not yet written on this API: the sqlite3 handle under a
+ * SQLite connection (NULL on PostgreSQL). Goes when the last of them has
+ * moved. */
+void *sql_sqlite_handle(struct sql_conn *c);
 
 /* Numbered migrations: applies migrations[current..n) each in its own
  * transaction and records the new version in it; a database whose version

@@ -36,6 +36,8 @@ struct sql_ops {
 	const void *(*column_blob)(struct sql_stmt *st, int col, size_t *len);
 	/* Is the connection still usable (not lost)? */
 	int (*broken)(const struct sql_conn *c);
+	/* Has the engine dropped or spoiled the open transaction? */
+	int (*tx_aborted)(const struct sql_conn *c);
 	/* Migration bookkeeping, inside the migration's transaction. */
 	int (*migrate_prepare)(struct sql_conn *c);
 	int (*version_get)(struct sql_conn *c, int *version);
@@ -61,6 +63,8 @@ struct sql_stmt {
 };
 
 extern const struct sql_ops sql_sqlite_ops;
+/* sql_sqlite.c: the sqlite3 handle of a SQLite connection. */
+void *sql_sqlite_db(struct sql_conn *c);
 extern const struct sql_ops sql_pg_ops;
 
 /* Copies the engine's message into c->err (truncated). */

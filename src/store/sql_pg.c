@@ -655,6 +655,14 @@ static int pg_broken(const struct sql_conn *base)
 	return broken_now((const struct pg_conn *)base);
 }
 
+static int pg_tx_aborted(const struct sql_conn *base)
+{
+	const struct pg_conn *c = (const struct pg_conn *)base;
+	PGTransactionStatusType t = PQtransactionStatus(c->pg);
+
+	return t != PQTRANS_INTRANS && t != PQTRANS_ACTIVE;
+}
+
 /* The schema itself, its migrations table and the collation that
  * COLLATE NOCASE names, made under an advisory lock (concurrent
  * CREATE ... IF NOT EXISTS can otherwise collide in the catalogs). ICU's
@@ -733,6 +741,7 @@ const struct sql_ops sql_pg_ops = {
 	.column_text = pg_column_text,
 	.column_blob = pg_column_blob,
 	.broken = pg_broken,
+	.tx_aborted = pg_tx_aborted,
 	.migrate_prepare = pg_migrate_prepare,
 	.version_get = pg_version_get,
 	.version_set = pg_version_set,

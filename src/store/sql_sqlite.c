@@ -199,6 +199,16 @@ static int lite_broken(const struct sql_conn *c)
 	return 0;
 }
 
+static int lite_tx_aborted(const struct sql_conn *c)
+{
+	return sqlite3_get_autocommit(db_of(c)) != 0;
+}
+
+void *sql_sqlite_db(struct sql_conn *c)
+{
+	return db_of(c);
+}
+
 static int lite_migrate_prepare(struct sql_conn *c)
 {
 	(void)c;
@@ -251,6 +261,7 @@ const struct sql_ops sql_sqlite_ops = {
 	.column_text = lite_column_text,
 	.column_blob = lite_column_blob,
 	.broken = lite_broken,
+	.tx_aborted = lite_tx_aborted,
 	.migrate_prepare = lite_migrate_prepare,
 	.version_get = lite_version_get,
 	.version_set = lite_version_set,

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "store/db.h"
 #include "store/subs_int.h"
+#include "store/sql.h"
 #include "store/writer.h"
 
 /* The hot table keeps one secondary index: (endpoint_id, id) serves the
@@ -137,6 +138,16 @@ int64_t sub_id_next(void)
 
 /* ---- routing helpers (writer thread) --------------------------------------- */
 
+int substore_reader(struct substore *s, struct sql_conn **out)
+{
+	return sql_pool_get(s->readers, s->schema, out);
+}
+
+void substore_reader_put(struct substore *s, struct sql_conn *c)
+{
+	sql_pool_put(s->readers, c);
+}
+
 int substore_is_tracked(const struct substore *s, int64_t endpoint_id)
 {
 	for (int i = 0; i < s->ntracked; i++)
@@ -240,7 +251,7 @@ int substore_outbox_read(struct substore *s, size_t limit, struct arena *a, stru
 
 	*n = 0;
 	*rows = arena_alloc(a, (limit ? limit : 1) * sizeof(**rows));
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	if (sqlite3_prepare_v2(db, "SELECT id,endpoint_id,event,ref,created_ms FROM outbox ORDER BY id LIMIT ?",
 			       -1, &st, NULL) != SQLITE_OK) {
@@ -260,7 +271,7 @@ int substore_outbox_read(struct substore *s, size_t limit, struct arena *a, stru
 	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
 out:
 	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return rc;
 }
 
@@ -269,8 +280,9 @@ struct outbox_done_op {
 	int64_t upto;
 };
 
-static int outbox_done_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int outbox_done_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(c);
 	struct outbox_done_op *o = (struct outbox_done_op *)op;
 	sqlite3_stmt *st = writer_stmt(w, 15, "DELETE FROM outbox WHERE id<=?");
 	int rc;
@@ -307,8 +319,9 @@ struct insert_op {
 	void *ctx;
 };
 
-static int insert_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int insert_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(c);
 	struct insert_op *io = (struct insert_op *)op;
 	struct substore *to = substore_moved_to(io->s, io->row.endpoint_id);
 	sqlite3_stmt *st;
@@ -416,8 +429,9 @@ void substore_count_delta(struct substore *s, int64_t endpoint_id, int64_t delta
 	(void)write_count(s, s->writer, endpoint_id, delta, threshold);
 }
 
-static int flush_counts(void *ctx, struct writer *w, sqlite3 *db)
+static int flush_counts(void *ctx, struct writer *w, struct sql_conn *c)
 {
+	sqlite3 *db = sql_sqlite_handle(c);
 	struct substore *s = ctx;
 	int rc = 0;
 
@@ -449,8 +463,9 @@ struct mod_op {
 
 static void mod_done(struct writer_op *op, int rc);
 
-static int mod_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int mod_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
+	sqlite3 *db = sql_sqlite_handle(c);
 	struct mod_op *m = (struct mod_op *)op;
 	struct substore *to = substore_moved_to(m->s, m->endpoint_id);
 	sqlite3_stmt *st;
@@ -547,7 +562,7 @@ int substore_expired(struct substore *s, int64_t endpoint_id, int64_t before_id,
 
 	*n = 0;
 	*rows = arena_alloc(a, (limit ? limit : 1) * sizeof(**rows));
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	/* Old rows by the (endpoint_id, id) index; trash by a scan of the
 	 * endpoint's rows (trash is few and this runs hourly). */
@@ -573,7 +588,7 @@ int substore_expired(struct substore *s, int64_t endpoint_id, int64_t before_id,
 	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
 out:
 	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return rc;
 }
 
@@ -598,7 +613,7 @@ int substore_get(struct substore *s, int64_t endpoint_id, int64_t id, struct are
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	rc = sqlite3_prepare_v2(db, "SELECT " ROW_COLS " FROM submissions WHERE id=? AND endpoint_id=?",
 				-1, &st, NULL);
@@ -617,7 +632,7 @@ int substore_get(struct substore *s, int64_t endpoint_id, int64_t id, struct are
 	}
 out:
 	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return rc;
 }
 
@@ -631,7 +646,7 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 
 	*n = 0;
 	*rows = arena_alloc(a, (q->limit ? q->limit : 1) * sizeof(**rows));
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	/* The id bounds are always bound (open ones as 0 and INT64_MAX), and
 	 * the two upper ones folded into one: written as "?x IS NULL OR id<?x",
@@ -661,7 +676,7 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : db_rc(db, rc);
 out:
 	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return rc;
 }
 
@@ -673,7 +688,7 @@ static int read_int(struct substore *s, const char *sql, int64_t endpoint_id, in
 	int rc;
 
 	*out = 0;
-	if ((rc = db_pool_acquire(s->readers, &db)))
+	if ((rc = db_pool_acquire(s->raw_readers, &db)))
 		return rc;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rc = INLET_EDB;
@@ -684,7 +699,7 @@ static int read_int(struct substore *s, const char *sql, int64_t endpoint_id, in
 		*out = sqlite3_column_int64(st, 0);
 out:
 	sqlite3_finalize(st);
-	db_pool_release(s->readers, db);
+	db_pool_release(s->raw_readers, db);
 	return rc;
 }
 
@@ -712,9 +727,10 @@ int substore_open(struct substore **out, const char *path, const char *name)
 		goto out;
 	if ((rc = db_migrate(db, migrations, (int)(sizeof(migrations) / sizeof(*migrations)), name)))
 		goto out;
-	if ((rc = writer_create(&s->writer, path, name, 1024, &hooks)))
+	if ((rc = writer_create(&s->writer, path, NULL, name, 1024, &hooks)))
 		goto out;
-	s->readers = db_pool_create(path, 0);
+	s->raw_readers = db_pool_create(path, 0);
+	s->readers = sql_pool_create(path, 0, 0, 5000);
 	s->path = xstrdup(path);
 out:
 	db_close(db);
@@ -731,8 +747,10 @@ void substore_close(struct substore *s)
 	if (!s)
 		return;
 	writer_destroy(s->writer);
-	db_pool_destroy(s->readers);
+	db_pool_destroy(s->raw_readers);
+	sql_pool_destroy(s->readers);
 	free(s->path);
+	free(s->schema);
 	free(s->moved);
 	free(s->tracked);
 	free(s);

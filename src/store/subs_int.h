@@ -10,13 +10,19 @@
 struct arena;
 struct writer;
 struct db_pool;
+struct sql_conn;
+struct sql_pool;
 
 #define PENDING_MAX 64
 
 struct substore {
 	struct writer *writer;
-	struct db_pool *readers;
-	char *path;
+	struct sql_pool *readers; /* substore_reader */
+	/* Raw SQLite readers for code not yet on store/sql.h; goes with
+	 * sql_sqlite_handle. */
+	struct db_pool *raw_readers;
+	char *path;   /* the target: a SQLite file or a postgres:// URL */
+	char *schema; /* PostgreSQL schema, or NULL */
 	/* Per-batch count deltas, folded into endpoint_counts before commit,
 	 * with the last shard threshold seen for each. Writer thread only. */
 	struct { int64_t endpoint_id, delta, threshold; } pending[PENDING_MAX];
@@ -41,6 +47,10 @@ struct substore {
 /* Reads a row selected as "id,endpoint_id,status,key_version,nfiles,sealed"
  * (the sealed bytes are copied into a). */
 void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r);
+
+/* A reader connection (scoped to the store's schema), and back. */
+int substore_reader(struct substore *s, struct sql_conn **out);
+void substore_reader_put(struct substore *s, struct sql_conn *c);
 
 /* Writer-thread helpers. */
 int substore_is_tracked(const struct substore *s, int64_t endpoint_id);

@@ -10,7 +10,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "store/db.h"
+#include "store/sql.h"
 
 #define NSTMT 64
 
@@ -20,25 +20,40 @@ struct writer {
 	pthread_cond_t wake;
 	struct writer_op *head, *tail; /* queue, under lock */
 	int stopping;                  /* under lock: no new ops accepted */
-	sqlite3 *db;                   /* writer thread only */
-	sqlite3_stmt *stmts[NSTMT];    /* writer thread only */
+	struct sql_conn *conn;         /* writer thread only */
+	struct sql_stmt *stmts[NSTMT]; /* writer thread only */
+	sqlite3_stmt *raw[NSTMT];      /* writer thread only (writer_stmt) */
 	unsigned max_batch;
 	struct writer_hooks hooks;
 	char name[64];
 };
 
-sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql)
+struct sql_stmt *writer_sql(struct writer *w, int slot, const char *sql)
 {
 	if (slot < 0 || slot >= NSTMT)
 		return NULL;
-	if (!w->stmts[slot] &&
-	    sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->stmts[slot], NULL) != SQLITE_OK) {
-		log_msg(LOG_ERROR, "writer %s: prepare failed: %s", w->name, sqlite3_errmsg(w->db));
+	if (!w->stmts[slot] && sql_prepare(w->conn, sql, &w->stmts[slot])) {
+		log_msg(LOG_ERROR, "writer %s: prepare failed: %s", w->name, sql_errmsg(w->conn));
 		return NULL;
 	}
-	sqlite3_reset(w->stmts[slot]);
-	sqlite3_clear_bindings(w->stmts[slot]);
+	sql_reset(w->stmts[slot]);
 	return w->stmts[slot];
+}
+
+sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql)
+{
+	sqlite3 *db = sql_sqlite_handle(w->conn);
+
+	if (slot < 0 || slot >= NSTMT || !db)
+		return NULL;
+	if (!w->raw[slot] &&
+	    sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->raw[slot], NULL) != SQLITE_OK) {
+		log_msg(LOG_ERROR, "writer %s: prepare failed: %s", w->name, sqlite3_errmsg(db));
+		return NULL;
+	}
+	sqlite3_reset(w->raw[slot]);
+	sqlite3_clear_bindings(w->raw[slot]);
+	return w->raw[slot];
 }
 
 static double ms_since(const struct timespec *t0)
@@ -49,35 +64,53 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* One op inside the batch. On PostgreSQL a failed statement spoils the
+ * whole transaction, so each op runs under a savepoint there and a failure
+ * undoes just that op, as SQLite's statement rollback does. */
+static int apply_one(struct writer *w, struct writer_op *op)
+{
+	int pg = sql_engine(w->conn) == SQL_POSTGRES;
+	int rc;
+
+	if (pg && (rc = sql_savepoint(w->conn, "op")))
+		return rc;
+	rc = op->apply(w, w->conn, op);
+	if (pg && !sql_tx_aborted(w->conn)) {
+		int rc2 = rc && rc != WRITER_FORWARDED ? sql_rollback_to(w->conn, "op") : 0;
+
+		rc2 = rc2 ? rc2 : sql_release(w->conn, "op");
+		if (rc2 && !rc)
+			rc = rc2;
+	}
+	return rc;
+}
+
 /* Applies and commits one batch; fills each op's result into rcs. */
 static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t n)
 {
 	int rc;
 
 	if (n == 1 && ops[0]->exclusive) {
-		rcs[0] = ops[0]->apply(w, w->db, ops[0]);
+		rcs[0] = ops[0]->apply(w, w->conn, ops[0]);
 		return 0;
 	}
-	if ((rc = db_exec(w->db, "BEGIN IMMEDIATE")))
+	if ((rc = sql_begin(w->conn, SQL_TX_WRITE)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		rcs[i] = ops[i]->apply(w, w->db, ops[i]);
-		if (rcs[i] && rcs[i] != WRITER_FORWARDED && sqlite3_get_autocommit(w->db)) {
-			/* SQLite rolled the whole transaction back (I/O error,
-			 * full disk): nothing of this batch is kept. */
+		rcs[i] = apply_one(w, ops[i]);
+		if (rcs[i] && rcs[i] != WRITER_FORWARDED && sql_tx_aborted(w->conn)) {
+			/* The engine gave the whole transaction up (I/O
+			 * error, full disk, lost server): nothing of this
+			 * batch is kept. */
+			sql_rollback(w->conn);
 			return rcs[i];
 		}
 	}
-	if (w->hooks.before_commit && (rc = w->hooks.before_commit(w->hooks.ctx, w, w->db))) {
-		db_exec(w->db, "ROLLBACK");
+	if (w->hooks.before_commit && (rc = w->hooks.before_commit(w->hooks.ctx, w, w->conn))) {
+		sql_rollback(w->conn);
 		return rc;
 	}
-	if ((rc = db_exec(w->db, "COMMIT"))) {
-		if (!sqlite3_get_autocommit(w->db))
-			db_exec(w->db, "ROLLBACK");
-		return rc;
-	}
-	return 0;
+	return sql_commit(w->conn);
 }
 
 /* Takes the next batch off the queue (under lock): up to max_batch ops,
@@ -141,7 +174,7 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int writer_create(struct writer **out, const char *path, const char *name,
+int writer_create(struct writer **out, const char *target, const char *schema, const char *name,
 		  unsigned max_batch, const struct writer_hooks *hooks)
 {
 	struct writer *w = xcalloc(1, sizeof(*w));
@@ -153,7 +186,9 @@ int writer_create(struct writer **out, const char *path, const char *name,
 	if (hooks)
 		w->hooks = *hooks;
 	snprintf(w->name, sizeof(w->name), "%s", name);
-	if ((rc = db_open(path, 0, &w->db)))
+	if ((rc = sql_open(target, 0, &w->conn)))
+		goto out;
+	if (schema && (rc = sql_set_schema(w->conn, schema)))
 		goto out;
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		rc = INLET_EIO;
@@ -161,7 +196,7 @@ int writer_create(struct writer **out, const char *path, const char *name,
 	}
 out:
 	if (rc) {
-		db_close(w->db);
+		sql_close(w->conn);
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);
 		free(w);
@@ -198,11 +233,11 @@ struct sync_op {
 	int finished, rc;
 };
 
-static int sync_apply(struct writer *w, sqlite3 *db, struct writer_op *op)
+static int sync_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
 	struct sync_op *s = (struct sync_op *)op;
 
-	return s->inner->apply(w, db, s->inner);
+	return s->inner->apply(w, c, s->inner);
 }
 
 static void sync_done(struct writer_op *op, int rc)
@@ -243,9 +278,11 @@ void writer_destroy(struct writer *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	for (int i = 0; i < NSTMT; i++)
-		sqlite3_finalize(w->stmts[i]);
-	db_close(w->db);
+	for (int i = 0; i < NSTMT; i++) {
+		sql_finalize(w->stmts[i]);
+		sqlite3_finalize(w->raw[i]);
+	}
+	sql_close(w->conn);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w);

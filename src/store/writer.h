@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+struct sql_conn;
+struct sql_stmt;
 struct writer;
 struct writer_op;
 
@@ -18,11 +20,13 @@ struct writer_op;
 
 struct writer_op {
 	/* Runs on the writer thread inside the batch's transaction. A
-	 * non-zero return fails this op only (its statement is undone by
-	 * SQLite); the rest of the batch still commits. An exclusive op runs
+	 * non-zero return fails this op only (what it wrote is undone: by
+	 * SQLite's statement rollback, or a savepoint around each op on
+	 * PostgreSQL, where a failed statement spoils the transaction); the
+	 * rest of the batch still commits. An exclusive op runs
 	 * alone, between batches, outside any transaction: everything queued
 	 * before it is committed first, nothing after it has started. */
-	int (*apply)(struct writer *w, sqlite3 *db, struct writer_op *op);
+	int (*apply)(struct writer *w, struct sql_conn *c, struct writer_op *op);
 	/* Runs on the writer thread after commit (rc 0) or failure. The op's
 	 * memory may be freed from here on. */
 	void (*done)(struct writer_op *op, int rc);
@@ -32,15 +36,16 @@ struct writer_op {
 
 struct writer_hooks {
 	/* Optional: runs inside each batch's transaction before COMMIT. */
-	int (*before_commit)(void *ctx, struct writer *w, sqlite3 *db);
+	int (*before_commit)(void *ctx, struct writer *w, struct sql_conn *c);
 	/* Optional: runs after each batch with its outcome. */
 	void (*after_batch)(void *ctx, int rc);
 	void *ctx;
 };
 
-/* Opens its own connection to path (which must already be migrated) and
- * starts the thread. max_batch caps the ops per transaction. */
-int writer_create(struct writer **out, const char *path, const char *name,
+/* Opens its own connection to target (store/sql.h: a SQLite file or a
+ * postgres:// URL; already migrated), scoped to schema (NULL: the
+ * default), and starts the thread. max_batch caps the ops per transaction. */
+int writer_create(struct writer **out, const char *target, const char *schema, const char *name,
 		  unsigned max_batch, const struct writer_hooks *hooks);
 /* Queues op; done() will be called exactly once. After writer_stop the op
  * fails at once with INLET_ESHUTDOWN. */
@@ -48,9 +53,13 @@ void writer_submit(struct writer *w, struct writer_op *op);
 /* Queues op and waits for its outcome (its done is replaced; apply must
  * not forward it). */
 int writer_run(struct writer *w, struct writer_op *op);
-/* A statement cached on the writer's connection (slot < 64), for apply().
- * Slots 0..15 belong to store/subs.c and store/move.c, 16..63 to
- * store/events.c. */
+/* A statement cached on the writer's connection (slot < 64), for apply(),
+ * rewound; bind every parameter again. Slots 0..15 belong to store/subs.c
+ * and store/move.c, 16..63 to store/events.c. NULL if it fails to prepare
+ * (logged). */
+struct sql_stmt *writer_sql(struct writer *w, int slot, const char *sql);
+/* The same on the raw sqlite3 handle, for stores not yet on store/sql.h
+ * (SQLite only; its own slots). Goes with sql_sqlite_handle. */
 sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql);
 /* Commits everything already queued, then stops the thread. Accepts NULL. */
 void writer_destroy(struct writer *w);
