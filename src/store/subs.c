@@ -718,11 +718,21 @@ int substore_last(struct substore *s, int64_t endpoint_id, int64_t *id)
 
 int substore_open(struct substore **out, const char *path, const char *name)
 {
+	return substore_open_target(out, path, NULL, name);
+}
+
+int substore_open_target(struct substore **out, const char *path, const char *schema, const char *name)
+{
 	struct substore *s = xcalloc(1, sizeof(*s));
 	struct writer_hooks hooks = { .before_commit = flush_counts, .after_batch = after_batch, .ctx = s };
 	sqlite3 *db = NULL;
 	int rc;
 
+	if (schema || sql_is_postgres(path)) {
+		free(s); /* not yet: store/subs.c is still on sqlite3 */
+		*out = NULL;
+		return INLET_EINVAL;
+	}
 	if ((rc = db_open(path, 0, &db)))
 		goto out;
 	if ((rc = db_migrate(db, migrations, (int)(sizeof(migrations) / sizeof(*migrations)), name)))

@@ -47,6 +47,10 @@ void sub_id_set_node(unsigned node);
 int sub_id_past(int64_t ms, int64_t *out);
 
 int substore_open(struct substore **out, const char *path, const char *name);
+/* The same on any store/sql.h target: a SQLite file (schema NULL), or a
+ * postgres:// URL and the schema that holds this store ("shared",
+ * "ep_<endpoint>"), made and migrated if absent. */
+int substore_open_target(struct substore **out, const char *target, const char *schema, const char *name);
 /* Commits what is queued, stops the writer, closes. Accepts NULL. */
 void substore_close(struct substore *s);
 
