@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { makeDataDir, makeTempDir, startServer, cleanup, SCALE, REPO_ROOT } from '../lib/inlet.mjs';
 import { launchChromium, startSite } from '../lib/browser.mjs';
+import { startStack } from '../lib/stack.mjs';
 
 const T = { timeout: 120_000 * SCALE };
 const WAIT = 20_000 * SCALE;
@@ -34,6 +35,7 @@ const MESSAGE = `Hello from the site ${randomBytes(4).toString('hex')}`;
 const FILE = randomBytes(3000 + 77);
 
 let inlet;
+let stack; // INLET_TEST_STACK=1: the full deployment (tests/lib/stack.mjs)
 let dash; // the dashboard's origin
 let proxy;
 let site;
@@ -93,12 +95,19 @@ function api(method, route, body) {
 }
 
 before(async () => {
-  const data = await makeDataDir();
-  inlet = await startServer(data);
-  if (process.env.INLET_WEB_PROXY) {
+  if (process.env.INLET_TEST_STACK) {
+    // The same flow through nginx in front of two nodes on PostgreSQL,
+    // Redis, S3 and ClickHouse (tests/lib/stack.mjs): the page is served by
+    // either node, its API calls and the live stream land on either.
+    stack = await startStack();
+    inlet = stack.nodes[0];
+    dash = stack.url;
+  } else if (process.env.INLET_WEB_PROXY) {
+    inlet = await startServer(await makeDataDir());
     proxy = await startProxy(inlet.url);
     dash = `http://127.0.0.1:${proxy.address().port}`;
   } else {
+    inlet = await startServer(await makeDataDir());
     dash = inlet.url;
   }
   shots = process.env.SCREENSHOT_DIR ? path.resolve(process.env.SCREENSHOT_DIR) : await makeTempDir('inlet-shots-');
@@ -125,6 +134,7 @@ after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (site) await site.close();
   if (proxy) await new Promise((resolve) => proxy.close(resolve));
+  if (stack) await stack.stop();
   await cleanup();
 });
 

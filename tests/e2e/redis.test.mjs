@@ -26,11 +26,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { startRedis as startRedisServer } from '../lib/redis.mjs';
 import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, postForm, request } from '../lib/http.mjs';
 
@@ -154,42 +155,18 @@ class Resp {
 // redis-server, ours
 
 let redisPort;
-let redisProc = null;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+let redisServer = null;
 
 async function startRedis() {
-  redisProc = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise((r) => redisProc.once('exit', r));
-  redisProc.exited = exited;
-  await until('redis-server answers PING', async () => {
-    try {
-      const c = await Resp.connect(redisPort);
-      const pong = await c.command('PING');
-      c.close();
-      return pong === 'PONG';
-    } catch {
-      return false;
-    }
-  });
+  redisServer = await startRedisServer({ port: redisPort, waitMs: WAIT_MS });
+  redisPort = redisServer.port;
 }
 
 async function killRedis() {
-  if (!redisProc) return;
-  const p = redisProc;
-  redisProc = null;
-  p.kill('SIGKILL');
-  await p.exited;
+  if (!redisServer) return;
+  const r = redisServer;
+  redisServer = null;
+  await r.stop();
 }
 
 // ---------------------------------------------------------------------------
@@ -248,9 +225,8 @@ const health = async (node) => {
 const post = (node, e, n = 1) => postForm(node.url, e.key, 'urlencoded', [['message', `hello ${n}`]]);
 
 before(async () => {
-  redisPort = await freePort();
-  redisUrl = `redis://127.0.0.1:${redisPort}`;
   await startRedis();
+  redisUrl = `redis://127.0.0.1:${redisPort}`;
 
   dataA = await makeDataDir();
   dataB = await makeDataDir();

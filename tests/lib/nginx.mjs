@@ -20,11 +20,12 @@ export function freePort() {
 /**
  * Starts nginx with httpBody inside its http block. httpBody(port, dir)
  * gives the text; it must listen on 127.0.0.1:port and pass /healthz to an
- * inlet node (readiness is a 200 from there). Resolves {url, port, dir, stop}.
+ * inlet node (readiness is a 200 from there). port: the one to listen on
+ * (default: a free one). Resolves {url, port, dir, stop}.
  */
-export async function startNginx(httpBody) {
+export async function startNginx(httpBody, { port: wanted } = {}) {
   const dir = await makeTempDir('inlet-nginx-');
-  const port = await freePort();
+  const port = wanted || await freePort();
   await writeFile(path.join(dir, 'nginx.conf'), `daemon off;
 master_process off;
 worker_processes 1;
