@@ -110,6 +110,7 @@ bench:
 	@$(MAKE) --no-print-directory build/inlet
 	@bash bench/ingest
 	@bash bench/events
+	@bash bench/cluster
 
 # The dashboard: web/src built by esbuild into web/dist (committed, so the
 # C build needs no node); npm ci first when esbuild is not installed.

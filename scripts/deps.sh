@@ -15,7 +15,7 @@ case "${1:-build}" in
   build) ;;
   test)  want+=(libcmocka-dev nodejs npm chromium curl sqlite3 python3-aiosmtpd openssl nginx-light
                redis-server clickhouse-server postgresql) ;;
-  bench) want+=(wrk nginx-light curl sqlite3) ;;
+  bench) want+=(wrk nginx-light curl sqlite3 postgresql openssl) ;;
   fuzz)  want+=(clang libclang-rt-14-dev) ;;
   *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
 esac
