@@ -2,6 +2,7 @@
  * store/db.c so that both APIs see the same pragmas and the same error
  * mapping (db_rc) while the stores move from one to the other. */
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,24 @@
 #include "store/db.h"
 #include "store/sql_int.h"
 
+/* Idle prepared statements kept per connection, so that the stores'
+ * prepare-per-call habit costs a hash look-up instead of SQLite's parser
+ * and planner each time (the PostgreSQL side keeps one too). A statement
+ * is in the cache only while nobody holds it: sql_finalize puts it back,
+ * reset and unbound. */
+#define LITE_CACHE 48
+
+struct lite_cached {
+	sqlite3_stmt *st;    /* NULL: a free slot */
+	uint64_t hash;       /* of its text */
+	unsigned long used;  /* LRU tick */
+};
+
 struct lite_conn {
 	struct sql_conn base; /* first: sql.c sees this */
 	sqlite3 *db;          /* owned */
+	struct lite_cached cache[LITE_CACHE];
+	unsigned long tick;
 };
 
 struct lite_stmt {
@@ -49,8 +65,71 @@ static int lite_open(const char *target, int flags, struct sql_conn **out)
 
 static void lite_close(struct sql_conn *c)
 {
+	struct lite_conn *lc = (struct lite_conn *)c;
+
+	for (int i = 0; i < LITE_CACHE; i++)
+		sqlite3_finalize(lc->cache[i].st);
 	db_close(db_of(c));
 	free(c);
+}
+
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Takes an idle statement of this text out of the cache, or NULL. */
+static sqlite3_stmt *cache_take(struct lite_conn *c, const char *text, uint64_t hash)
+{
+	for (int i = 0; i < LITE_CACHE; i++) {
+		struct lite_cached *e = &c->cache[i];
+
+		if (e->st && e->hash == hash && !strcmp(sqlite3_sql(e->st), text)) {
+			sqlite3_stmt *st = e->st;
+
+			e->st = NULL;
+			return st;
+		}
+	}
+	return NULL;
+}
+
+/* Gives a statement back: kept in a free slot, or in place of the least
+ * recently used one; finalized when its text is cached already. */
+static void cache_put(struct lite_conn *c, sqlite3_stmt *st)
+{
+	const char *text = sqlite3_sql(st);
+	uint64_t hash = text ? text_hash(text) : 0;
+	struct lite_cached *slot = NULL;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (int i = 0; text && i < LITE_CACHE; i++) {
+		struct lite_cached *e = &c->cache[i];
+
+		if (e->st && e->hash == hash && !strcmp(sqlite3_sql(e->st), text)) {
+			sqlite3_finalize(st);
+			return;
+		}
+		if (!e->st) {
+			if (!slot || slot->st)
+				slot = e;
+		} else if (!slot || (slot->st && e->used < slot->used)) {
+			slot = e;
+		}
+	}
+	if (!slot) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_finalize(slot->st);
+	slot->st = st;
+	slot->hash = hash;
+	slot->used = ++c->tick;
 }
 
 static int lite_check(struct sql_conn *c)
@@ -82,14 +161,17 @@ static int lite_exec(struct sql_conn *c, const char *text)
 static int lite_prepare(struct sql_conn *c, const char *text, struct sql_stmt **out)
 {
 	struct lite_stmt *s;
-	sqlite3_stmt *st = NULL;
-	int src = sqlite3_prepare_v2(db_of(c), text, -1, &st, NULL);
+	sqlite3_stmt *st = cache_take((struct lite_conn *)c, text, text_hash(text));
 
-	if (src != SQLITE_OK)
-		return fail(c, src);
-	if (!st) { /* only a comment or white space */
-		sql_set_err(c, "empty statement");
-		return INLET_EINVAL;
+	if (!st) {
+		int src = sqlite3_prepare_v3(db_of(c), text, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+
+		if (src != SQLITE_OK)
+			return fail(c, src);
+		if (!st) { /* only a comment or white space */
+			sql_set_err(c, "empty statement");
+			return INLET_EINVAL;
+		}
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &sql_sqlite_ops;
@@ -151,7 +233,7 @@ static int lite_reset(struct sql_stmt *st)
 
 static void lite_finalize(struct sql_stmt *st)
 {
-	sqlite3_finalize(st_of(st));
+	cache_put((struct lite_conn *)st->conn, st_of(st));
 	free(st);
 }
 
