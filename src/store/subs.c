@@ -724,8 +724,10 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 	/* The id bounds are always bound (open ones as 0 and INT64_MAX), and
 	 * the two upper ones folded into one: written as "?x IS NULL OR id<?x",
 	 * SQLite could not use them as the index range, and each page scanned
-	 * the endpoint's index from its end (deep cursors, exports: O(n) each). */
-#define LIST_WHERE " FROM submissions WHERE endpoint_id=?1 AND id>=?2 AND id<?3 AND (?4 IS NULL OR status=?4)"
+	 * the endpoint's index from its end (deep cursors, exports: O(n) each).
+	 * Any status is -1, not NULL: PostgreSQL cannot type a parameter
+	 * that is only tested for NULL. */
+#define LIST_WHERE " FROM submissions WHERE endpoint_id=?1 AND id>=?2 AND id<?3 AND (?4<0 OR status=?4)"
 	rc = rd_begin(s, q->oldest_first
 			 ? "SELECT " ROW_COLS LIST_WHERE " ORDER BY endpoint_id, id LIMIT ?5"
 			 : "SELECT " ROW_COLS LIST_WHERE " ORDER BY endpoint_id DESC, id DESC LIMIT ?5",
@@ -739,10 +741,7 @@ int substore_list(struct substore *s, const struct sub_query *q, struct arena *a
 	sql_bind_int64(st, 1, q->endpoint_id);
 	sql_bind_int64(st, 2, q->min_id);
 	sql_bind_int64(st, 3, upper);
-	if (q->status >= 0)
-		sql_bind_int64(st, 4, q->status);
-	else
-		sql_bind_null(st, 4);
+	sql_bind_int64(st, 4, q->status >= 0 ? q->status : -1);
 	sql_bind_int64(st, 5, (int64_t)q->limit);
 	while ((rc = sql_step(st)) == SQL_ROW && *n < q->limit)
 		substore_row_from_sql(a, st, &(*rows)[(*n)++]);
