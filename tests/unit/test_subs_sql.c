@@ -4,7 +4,7 @@
  * bounds), status changes, deletes, endpoint purges, what retention and
  * the trash let go, the outbox read and drained by the ids read, counts and
  * the newest id, and a batch in which one insert fails while the rest
- * commit. Every case runs on a fresh SQLite file, and again on PostgreSQL
+ * commit; on PostgreSQL also an outbox row that commits late. Every case runs on a fresh SQLite file, and again on PostgreSQL
  * (a fresh schema each, the migrations through sql_migrate and the dialect
  * rewriter) when INLET_TEST_DATABASE_URL is set, as tests/e2e/
  * subs_pg.test.mjs does with a throwaway server.
@@ -420,6 +420,71 @@ static void t_outbox(void **state)
 	substore_close(s);
 }
 
+/* An outbox row whose id was taken before others' but whose transaction
+ * commits after a drain has read past it (on PostgreSQL: another node's
+ * writer) is not deleted by that drain, and the next read finds it. On
+ * PostgreSQL a transaction holds the row open while the store commits
+ * others; SQLite has one writer per file, so there the late row is put in
+ * by hand, with an id below the ones read, between the read and the
+ * delete. */
+static void t_outbox_late(void **state)
+{
+	struct substore *s;
+	struct arena *a;
+	struct outbox_row *o;
+	struct sql_conn *c;
+	struct sql_stmt *st;
+	int64_t late, done[8];
+	size_t n;
+
+	(void)state;
+	s = open_store();
+	a = arena_create(1 << 12);
+	c = raw_conn();
+	if (!pg) {
+		assert_int_equal(insert_one(s, mkrow(sub_id_next(), 71, SUB_INBOX, 1)), 0);
+		assert_int_equal(insert_one(s, mkrow(sub_id_next(), 71, SUB_INBOX, 1)), 0);
+		assert_int_equal(insert_one(s, mkrow(sub_id_next(), 71, SUB_INBOX, 1)), 0);
+		assert_int_equal(substore_outbox_read(s, 100, a, &o, &n), 0);
+		assert_int_equal(n, 3);
+		late = o[0].id;
+		done[0] = late;
+		assert_int_equal(substore_outbox_done(s, done, 1), 0);
+		assert_int_equal(substore_outbox_read(s, 100, a, &o, &n), 0);
+		assert_int_equal(n, 2);
+		done[0] = o[0].id;
+		done[1] = o[1].id;
+		assert_int_equal(sql_exec(c, "INSERT INTO outbox(id,endpoint_id,event,ref,created_ms)"
+					     " VALUES(1,71,'submission.created',1,1)"), 0);
+		late = 1;
+		assert_true(done[0] > late);
+		goto drain;
+	}
+	assert_int_equal(sql_begin(c, SQL_TX_WRITE), 0);
+	assert_int_equal(sql_prepare(c, "INSERT INTO outbox(endpoint_id,event,ref,created_ms)"
+				       " VALUES(71,'submission.created',1,1) RETURNING id", &st), 0);
+	assert_int_equal(sql_step(st), SQL_ROW);
+	late = sql_column_int64(st, 0);
+	sql_finalize(st);
+	/* committed meanwhile, with higher ids */
+	assert_int_equal(insert_one(s, mkrow(sub_id_next(), 71, SUB_INBOX, 1)), 0);
+	assert_int_equal(insert_one(s, mkrow(sub_id_next(), 71, SUB_INBOX, 1)), 0);
+	assert_int_equal(substore_outbox_read(s, 100, a, &o, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(o[0].id > late && o[1].id > late);
+	done[0] = o[0].id;
+	done[1] = o[1].id;
+	assert_int_equal(sql_commit(c), 0); /* the late row lands before the delete */
+drain:
+	assert_int_equal(substore_outbox_done(s, done, 2), 0);
+	assert_int_equal(substore_outbox_read(s, 100, a, &o, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(o[0].id, late);
+	sql_close(c);
+	arena_destroy(a);
+	substore_close(s);
+}
+
 static void t_count_last(void **state)
 {
 	struct substore *s = open_store();
@@ -555,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_modify, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_outbox_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_count_last, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_batch_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_old_file, setup, teardown),
