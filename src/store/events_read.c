@@ -209,9 +209,9 @@ int evstore_events(struct substore *s, int64_t endpoint_id, int64_t issue_id, in
 	struct rd r;
 	int rc;
 
-	/* (PostgreSQL infers ?3's type from id<?3.) */
+	/* (PostgreSQL cannot type a bare ?3 IS NULL.) */
 	if ((rc = rd_open(&r, s, "SELECT " EVENT_COLS " FROM events WHERE issue_id=?1 AND endpoint_id=?2"
-				 " AND (?3 IS NULL OR id<?3) ORDER BY issue_id DESC, id DESC LIMIT ?4")))
+				 " AND (CAST(?3 AS INTEGER) IS NULL OR id<?3) ORDER BY issue_id DESC, id DESC LIMIT ?4")))
 		return rc;
 	sql_bind_int64(r.st, 1, issue_id);
 	sql_bind_int64(r.st, 2, endpoint_id);
