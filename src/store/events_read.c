@@ -105,9 +105,9 @@ static char *issues_sql_sqlite(struct arena *a, const char *col)
  * for "?5 IS NULL OR ..." could not use the index), and the search is
  * array containment over the GIN index on string_to_array(search, ' ')
  * (migration 3's PostgreSQL text): every token of the query is among the
- * issue's. The parameters keep their numbers; ?6, the limit, is always
- * there, so unused numbers below it are bound as harmless constants in
- * CAST(?N AS BIGINT) IS NULL terms. */
+ * issue's. The parameters keep their numbers: one not in use is bound
+ * NULL and still named, typed, in a CAST(?N AS ...) IS NULL term that is
+ * always true (PostgreSQL refuses a statement that skips a number). */
 static char *issues_sql_pg(struct arena *a, const char *col, const struct issue_query *q)
 {
 	return arena_printf(a,
