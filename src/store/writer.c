@@ -1,18 +1,23 @@
 #include "store/writer.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/sql.h"
 
 #define NSTMT 64
+/* Runs of a batch that PostgreSQL refused for a deadlock or lock timeout. */
+#define BUSY_ATTEMPTS 4
 
 struct writer {
 	pthread_t thread;
@@ -101,7 +106,16 @@ static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t 
 	if ((rc = sql_begin(w->conn, SQL_TX_WRITE)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
+		if (rcs[i] == WRITER_FORWARDED)
+			continue; /* another writer's since an earlier attempt */
 		rcs[i] = apply_one(w, ops[i]);
+		if (rcs[i] == INLET_EBUSY && sql_engine(w->conn) == SQL_POSTGRES) {
+			/* A deadlock or a lock timeout against another node's
+			 * writer: the locks taken by earlier ops are still
+			 * held, so the whole batch goes and runs again. */
+			sql_rollback(w->conn);
+			return INLET_EBUSY;
+		}
 		if (rcs[i] && rcs[i] != WRITER_FORWARDED && sql_tx_aborted(w->conn)) {
 			/* The engine gave the whole transaction up (I/O
 			 * error, full disk, lost server): nothing of this
@@ -115,6 +129,15 @@ static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t 
 		return rc;
 	}
 	return sql_commit(w->conn);
+}
+
+/* Sleeps 1..max_ms ms, at random. */
+static void pause_ms_upto(int max_ms)
+{
+	uint32_t r;
+
+	rand_bytes(&r, sizeof(r));
+	usleep((useconds_t)(1000 + r % (1000u * (unsigned)max_ms)));
 }
 
 /* Takes the next batch off the queue (under lock): up to max_batch ops,
@@ -163,6 +186,23 @@ static void *writer_main(void *arg)
 		memset(rcs, 0, n * sizeof(*rcs));
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = run_batch(w, ops, rcs, n);
+		for (int attempt = 1; rc == INLET_EBUSY && attempt < BUSY_ATTEMPTS; attempt++) {
+			/* A deadlock or lock timeout against another node's
+			 * writer on PostgreSQL (or, on SQLite, a BEGIN or
+			 * COMMIT that outwaited the busy timeout): nothing of
+			 * the batch is kept, its own state is reset as after
+			 * any failure, and every op applies afresh after a
+			 * short random pause, so the two do not meet again. */
+			if (w->hooks.after_batch)
+				w->hooks.after_batch(w->hooks.ctx, rc);
+			for (size_t i = 0; i < n; i++)
+				if (rcs[i] != WRITER_FORWARDED)
+					rcs[i] = 0;
+			log_msg(LOG_WARN, "writer %s: batch of %zu met another writer (attempt %d); again", w->name, n,
+				attempt);
+			pause_ms_upto(5 * attempt);
+			rc = run_batch(w, ops, rcs, n);
+		}
 		if (!(n == 1 && ops[0]->exclusive))
 			metrics_batch(n, ms_since(&t0));
 		if (w->hooks.after_batch)
