@@ -645,6 +645,13 @@ static int cmd_backup(int argc, char **argv)
 	}
 	if (!out || optind != argc)
 		return usage_error(usage_backup, "--out is required");
+	if (cfg.database_url) {
+		/* The databases are the PostgreSQL server's: its own tools take a
+		 * consistent copy, which a file copy here could not. */
+		fprintf(stderr, "inlet: with INLET_DATABASE_URL the stores are in PostgreSQL: back them up "
+				"with pg_dump (or the server's base backups), and the blobs and master key apart\n");
+		return 1;
+	}
 	if (stat(out, &sb) == 0) {
 		fprintf(stderr, "inlet: %s exists; back up into a new folder\n", out);
 		return 1;
@@ -870,12 +877,13 @@ static int cmd_jobs(int argc, char **argv)
 	if (strcmp(verb, "list") == 0 ? optind != argc : optind != argc - 1)
 		return usage_error(usage_jobs, strcmp(verb, "list") == 0 ? "list takes no JOB_ID" : "one JOB_ID");
 	snprintf(path, sizeof(path), "%s/jobs.db", cfg.data_dir);
-	if (access(path, F_OK) != 0) {
+	if (!cfg.database_url && access(path, F_OK) != 0) {
 		fprintf(stderr, "inlet: %s has no job queue yet\n", cfg.data_dir);
 		return 1;
 	}
-	if ((rc = queue_open(&q, path))) {
-		fprintf(stderr, "inlet: cannot open %s: %s\n", path, inlet_strerror(rc));
+	if ((rc = app_open_queue(&cfg, &q))) {
+		fprintf(stderr, "inlet: cannot open the job queue%s%s: %s\n", cfg.database_url ? "" : " ",
+			cfg.database_url ? "" : path, inlet_strerror(rc));
 		return 1;
 	}
 	if (strcmp(verb, "list") != 0) {

@@ -196,6 +196,17 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	}
 	if ((v = getenv("INLET_CLICKHOUSE_URL")) && *v)
 		c->clickhouse_url = v;
+	/* Only the scheme is checked here; libpq judges the rest when the
+	 * stores connect. Never echoed: it may hold a password. */
+	if ((v = getenv("INLET_DATABASE_URL")) && *v) {
+		if (strncmp(v, "postgres://", 11) && strncmp(v, "postgresql://", 13)) {
+			snprintf(err, errsize, "INLET_DATABASE_URL must be a postgres:// or postgresql:// URL "
+					       "(unset: SQLite files in the data folder)");
+			return INLET_EINVAL;
+		}
+		c->database_url = v;
+	}
+	c->node_id_given = (v = getenv("INLET_NODE_ID")) && *v;
 	rc = rc ? rc : env_uint("INLET_THREADS", &c->threads, 2, 256, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS", &c->max_connections, 16, 1000000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS_PER_IP", &c->max_per_ip, 0, 1000000, err, errsize);
@@ -238,4 +249,41 @@ void config_finish(struct config *c, unsigned bound_port)
 	else
 		snprintf(c->public_url, sizeof(c->public_url), "http://%s:%u",
 			 strcmp(c->listen_host, "0.0.0.0") == 0 ? "127.0.0.1" : c->listen_host, bound_port);
+}
+
+void config_redact_url(const char *url, char *out, size_t size)
+{
+	const char *auth = strstr(url, "://"), *at, *colon, *q;
+	size_t n = 0;
+
+	if (!size)
+		return;
+	out[0] = '\0';
+	auth = auth ? auth + 3 : url;
+	/* The userinfo ends at the last '@' before the path: a password may
+	 * hold an unencoded '@' (libpq takes the last one too). */
+	at = NULL;
+	for (const char *p = auth; *p && *p != '/' && *p != '?'; p++)
+		if (*p == '@')
+			at = p;
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon)
+		n = (size_t)snprintf(out, size, "%.*s***%.*s", (int)(colon + 1 - url), url,
+				     (int)strcspn(at, "?"), at);
+	else
+		n = (size_t)snprintf(out, size, "%.*s", (int)strcspn(url, "?"), url);
+	if (n >= size)
+		return;
+	/* Query parameters: password=... hidden, the rest kept. */
+	if ((q = strchr(auth, '?'))) {
+		while (*q && n < size) {
+			size_t len = strcspn(q + 1, "&");
+
+			if (!strncmp(q + 1, "password=", 9))
+				n += (size_t)snprintf(out + n, size - n, "%cpassword=***", *q);
+			else
+				n += (size_t)snprintf(out + n, size - n, "%c%.*s", *q, (int)len, q + 1);
+			q += 1 + len;
+		}
+	}
 }

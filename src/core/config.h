@@ -21,6 +21,12 @@ struct config {
 	int trust_proxy;          /* INLET_TRUST_PROXY=N: N proxies of ours in front; the client IP is the
 				   * address N entries from the right of X-Forwarded-For */
 	unsigned node_id;         /* INLET_NODE_ID 0..255, goes into submission ids */
+	int node_id_given;        /* 1: INLET_NODE_ID was set, so a job lease taken under this
+				   * node id is this node's own (a shared queue releases only those) */
+	const char *database_url; /* INLET_DATABASE_URL, postgres[ql]://...: every store in that
+				   * PostgreSQL database (one schema each) instead of SQLite files
+				   * in the data folder; NULL: SQLite. May hold a password: log it
+				   * only through config_redact_url */
 	size_t key_cache;         /* INLET_KEY_CACHE; unwrapped data keys kept, default 1024 */
 	size_t shard_threshold;   /* INLET_SHARD_THRESHOLD; an endpoint past this many submissions
 				   * moves to a database of its own; 0 = never. Default 10,000 */
@@ -77,5 +83,9 @@ int config_from_env(struct config *c, char *err, size_t errsize);
 int config_set_listen(struct config *c, const char *hostport);
 /* Fills public_url from listen when unset, using the bound port. */
 void config_finish(struct config *c, unsigned bound_port);
+/* url with the password of its userinfo (user:PASSWORD@) and any password=
+ * query parameter replaced by ***, into out (cut to size, NUL-terminated):
+ * what a log line may show of INLET_DATABASE_URL. */
+void config_redact_url(const char *url, char *out, size_t size);
 
 #endif
