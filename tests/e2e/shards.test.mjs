@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeDataDir, startServer, cleanup, newAccount, randomMasterKey, runInlet, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, randomMasterKey, runInlet, SCALE, storeSql, ON_POSTGRES } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, listAll, postForm } from '../lib/http.mjs';
 import { startLoad, verifyAcked } from '../lib/load.mjs';
 
@@ -101,11 +101,10 @@ test('a busy endpoint moves under load: same ids, cursors and answers before, du
   const calmNow = await api.get(`/api/v1/endpoints/${calm.id}`);
   assert.equal(calmNow.json.location, 'shared');
   assert.equal(calmNow.json.submission_count, 5);
-  const shared = path.join(data, 'submissions', 'shared.db');
   const own = path.join(data, 'submissions', moved.location);
-  const epRow = sql(path.join(data, 'tenant.db'), `select id from endpoints where pid='${hot.id}'`);
-  assert.equal(sql(shared, `select count(*) from submissions where endpoint_id=${epRow}`), '0');
-  assert.equal(Number(sql(own, `select count(*) from submissions where endpoint_id=${epRow}`)), acked.length + 60 - 1 + 1);
+  const epRow = storeSql(data, 'tenant', `select id from endpoints where pid='${hot.id}'`);
+  assert.equal(storeSql(data, 'shared', `select count(*) from submissions where endpoint_id=${epRow}`), '0');
+  assert.equal(Number(storeSql(data, moved.location, `select count(*) from submissions where endpoint_id=${epRow}`)), acked.length + 60 - 1 + 1);
 
   // Health reads the endpoint's own database too.
   const health = await api.get('/healthz');
@@ -125,10 +124,10 @@ test('a busy endpoint moves under load: same ids, cursors and answers before, du
   await server.stop();
 });
 
-// The phase of an endpoint's move, as tenant.db says: before (in the shared
-// store, no move), copying, cleanup, or moved (done).
-function phaseOf(tenant, pid) {
-  const row = sql(tenant, `select e.location, coalesce(m.state,'') from endpoints e left join shard_moves m on m.endpoint_id=e.id where e.pid='${pid}'`);
+// The phase of an endpoint's move, as the tenant store says: before (in the
+// shared store, no move), copying, cleanup, or moved (done).
+function phaseOf(data, pid) {
+  const row = storeSql(data, 'tenant', `select e.location, coalesce(m.state,'') from endpoints e left join shard_moves m on m.endpoint_id=e.id where e.pid='${pid}'`);
   const [loc, state] = row.split('|');
   if (state === 'requested' || state === 'copying') return 'copying';
   if (state === 'cleanup') return 'cleanup';
@@ -141,8 +140,6 @@ test('kill -9 at every phase of moves, 20 trials: every acknowledged post once, 
   const env = { INLET_MASTER_KEY: await randomMasterKey(), INLET_SHARD_THRESHOLD: '0', INLET_MOVE_BATCH: '200', INLET_MOVE_PAUSE_MS: '10' };
   const acct = await newAccount(data);
   let server = await startServer(data, { env });
-  const tenant = path.join(data, 'tenant.db');
-  const shared = path.join(data, 'submissions', 'shared.db');
   const targets = ['before', 'copying', 'cleanup', 'moved'];
   const hit = {};
 
@@ -155,14 +152,14 @@ test('kill -9 at every phase of moves, 20 trials: every acknowledged post once, 
       const started = Date.now();
       const load = startLoad({ url: server.url, key: ep.key, clients: 16, deadline: started + 30_000 * SCALE, tag: `k${trial}` });
       // Wait for the target phase, then a random few ms more.
-      let phase = phaseOf(tenant, ep.id);
+      let phase = phaseOf(data, ep.id);
       if (target === 'before') {
         await sleep(20 + Math.floor(Math.random() * 40));
       } else {
-        while ((phase = phaseOf(tenant, ep.id)) !== target && Date.now() - started < 20_000 * SCALE) await sleep(5);
+        while ((phase = phaseOf(data, ep.id)) !== target && Date.now() - started < 20_000 * SCALE) await sleep(5);
         await sleep(Math.floor(Math.random() * 30));
       }
-      phase = phaseOf(tenant, ep.id);
+      phase = phaseOf(data, ep.id);
       await server.kill9();
       load.stop();
       const { acked, statuses } = await load.done;
@@ -181,14 +178,14 @@ test('kill -9 at every phase of moves, 20 trials: every acknowledged post once, 
       assert.ok(all.length >= acked.length && all.length <= acked.length + 16,
         `stored ${all.length} vs acknowledged ${acked.length} (+ at most 16 in flight)`);
       assert.ok(all.every((x) => !x.error && x.fields && x.fields.token), 'every submission decrypts');
-      const epRow = sql(tenant, `select id from endpoints where pid='${ep.id}'`);
-      const loc = sql(tenant, `select location from endpoints where pid='${ep.id}'`);
+      const epRow = storeSql(data, 'tenant', `select id from endpoints where pid='${ep.id}'`);
+      const loc = storeSql(data, 'tenant', `select location from endpoints where pid='${ep.id}'`);
       if (loc !== 'shared') {
-        assert.equal(Number(sql(path.join(data, 'submissions', loc), `select count(*) from submissions where endpoint_id=${epRow}`)), all.length);
+        assert.equal(Number(storeSql(data, loc, `select count(*) from submissions where endpoint_id=${epRow}`)), all.length);
         // The shared copy goes after a grace period.
         const until = Date.now() + 15_000 * SCALE;
-        while (sql(shared, `select count(*) from submissions where endpoint_id=${epRow}`) !== '0' && Date.now() < until) await sleep(200);
-        assert.equal(sql(shared, `select count(*) from submissions where endpoint_id=${epRow}`), '0', 'shared rows removed');
+        while (storeSql(data, 'shared', `select count(*) from submissions where endpoint_id=${epRow}`) !== '0' && Date.now() < until) await sleep(200);
+        assert.equal(storeSql(data, 'shared', `select count(*) from submissions where endpoint_id=${epRow}`), '0', 'shared rows removed');
       }
     });
   }
@@ -225,7 +222,20 @@ test('inlet shards move without a server: progress, then the endpoint lives in i
   await server.stop();
 });
 
-test('inlet backup while serving under load: one logical store whatever the layout', { timeout: 180_000 * SCALE }, async (t) => {
+test('inlet backup with INLET_DATABASE_URL: refused, the stores are PostgreSQL\'s to back up', { skip: !ON_POSTGRES && 'SQLite: the test below backs up for real' }, async () => {
+  const data = await makeDataDir();
+  await newAccount(data);
+  const out = path.join(await makeDataDir(), 'backup');
+  const bk = await runInlet(['backup', '--data', data, '--out', out]);
+  assert.equal(bk.code, 1);
+  assert.match(bk.stderr, /pg_dump/);
+  assert.ok(!existsSync(out), 'nothing written');
+});
+
+test('inlet backup while serving under load: one logical store whatever the layout', {
+  timeout: 180_000 * SCALE,
+  skip: ON_POSTGRES && 'inlet backup copies the SQLite files of a data folder; with INLET_DATABASE_URL it refuses (the test above): PostgreSQL is backed up with its own tools',
+}, async (t) => {
   const data = await makeDataDir();
   const out = path.join(await makeDataDir(), 'backup');
   const env = { INLET_MASTER_KEY: await randomMasterKey(), INLET_SHARD_THRESHOLD: '0' };

@@ -9,7 +9,7 @@
 // A sanitizer report (ASan, LSan, UBSan) on the stderr of any inlet process,
 // server or CLI, fails the test that stops it.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -112,12 +112,53 @@ export async function databaseUrl(dataDir) {
       const name = `d_${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
       await runFile(path.join(pg.bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(pg.port),
         '-U', 'postgres', name], { timeout: 60_000 });
-      return `postgres://postgres@127.0.0.1:${pg.port}/${name}`;
+      const url = `postgres://postgres@127.0.0.1:${pg.port}/${name}`;
+      pgResolved.set(key, url);
+      return url;
     })();
     pgDatabases.set(key, made);
     made.catch(() => pgDatabases.delete(key));
   }
   return pgDatabases.get(key);
+}
+
+const pgResolved = new Map(); // resolved data folder -> URL, once made (for storeSql)
+
+/**
+ * Runs one SQL statement on a store of an installation, synchronously, as
+ * the sqlite3 / psql command-line tools print it ('|' between columns, a
+ * line per row; trimmed). store: 'tenant', 'jobs', or a submission store's
+ * location ('shared', 'ep-<pid>.db'). On PostgreSQL the store is a schema
+ * of the folder's database (the folder's server or CLI must have run once)
+ * unless a file of that name is in the folder: the submission stores stay
+ * in SQLite files until they are ported. q is the SQL, or where the
+ * dialects differ { sqlite, postgres }, each engine's own text.
+ */
+export function storeSql(dataDir, store, q) {
+  const file = store === 'tenant' || store === 'jobs' ? `${store}.db`
+    : path.join('submissions', store.endsWith('.db') ? store : `${store}.db`);
+  const url = pgResolved.get(path.resolve(dataDir));
+  if (!ON_POSTGRES || !url || existsSync(path.join(dataDir, file))) {
+    return execFileSync('sqlite3', [path.join(dataDir, file), q.sqlite ?? q], { encoding: 'utf8' }).trim();
+  }
+  q = q.postgres ?? q;
+  const schema = store.replace(/\.db$/, '').replace(/-/g, '_').toLowerCase();
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atq', '-c', q], {
+    encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` },
+  }).trim();
+}
+
+/**
+ * The folders where the database engine keeps what the stores wrote, apart
+ * from the data folders: on PostgreSQL the test server's data directory
+ * (tables, WAL), after a CHECKPOINT so that what is committed is in the
+ * table files too; [] on SQLite (its files are in the data folders).
+ */
+export async function databaseDiskDirs() {
+  if (!ON_POSTGRES || !pgStarting) return [];
+  const pg = await pgStarting;
+  await psql('CHECKPOINT');
+  return [pg.data];
 }
 
 /** The --data folder of a command line, or null. */
@@ -141,6 +182,7 @@ async function stopTestPostgres() {
   const p = pgStarting;
   pgStarting = null;
   pgDatabases.clear();
+  pgResolved.clear();
   try {
     await (await p).stop();
   } catch { /* it never started */ }
