@@ -649,7 +649,16 @@ static int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "inlet: %s exists; back up into a new folder\n", out);
 		return 1;
 	}
-	rc = backup_run(cfg.data_dir, out, with_key, &st, backup_progress, &tty);
+	{
+		struct backup_server servers[CONFIG_SHARD_SERVERS];
+		struct backup_opts bo = { .with_key = with_key, .db_url = cfg.database_url, .servers = servers,
+					  .nservers = cfg.database_url ? cfg.nshard_servers : 0,
+					  .pg_dump = cfg.pg_dump };
+
+		for (unsigned i = 0; i < cfg.nshard_servers; i++)
+			servers[i] = (struct backup_server){ cfg.shard_servers[i].name, cfg.shard_servers[i].url };
+		rc = backup_run(cfg.data_dir, out, &bo, &st, backup_progress, &tty);
+	}
 	if (tty)
 		printf("\n");
 	if (rc) {

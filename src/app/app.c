@@ -238,9 +238,17 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	if ((rc = substore_open(&a->shared, path, "shared")))
 		goto out;
 	{
+		struct shard_server servers[CONFIG_SHARD_SERVERS];
+		/* db_url stays NULL (dedicated stores are files) while the shared
+		 * store is DATA/submissions/shared.db; it becomes
+		 * cfg->database_url when the app opens its stores there. */
 		struct shards_config sc = { .threshold = (int64_t)cfg->shard_threshold,
-					    .batch = cfg->move_batch, .pause_ms = (int)cfg->move_pause_ms };
+					    .batch = cfg->move_batch, .pause_ms = (int)cfg->move_pause_ms,
+					    .db_url = NULL, .servers = servers, .nservers = cfg->nshard_servers,
+					    .move_to = cfg->shard_move_to };
 
+		for (unsigned i = 0; i < cfg->nshard_servers; i++)
+			servers[i] = (struct shard_server){ cfg->shard_servers[i].name, cfg->shard_servers[i].url };
 		if ((rc = shards_open(&a->shards, a->tenant, cfg->data_dir, a->shared, &sc)))
 			goto out;
 	}
