@@ -645,18 +645,20 @@ static int cmd_backup(int argc, char **argv)
 	}
 	if (!out || optind != argc)
 		return usage_error(usage_backup, "--out is required");
-	if (cfg.database_url) {
-		/* The databases are the PostgreSQL server's: its own tools take a
-		 * consistent copy, which a file copy here could not. */
-		fprintf(stderr, "inlet: with INLET_DATABASE_URL the stores are in PostgreSQL: back them up "
-				"with pg_dump (or the server's base backups), and the blobs and master key apart\n");
-		return 1;
-	}
 	if (stat(out, &sb) == 0) {
 		fprintf(stderr, "inlet: %s exists; back up into a new folder\n", out);
 		return 1;
 	}
-	rc = backup_run(cfg.data_dir, out, with_key, &st, backup_progress, &tty);
+	{
+		struct backup_server servers[CONFIG_SHARD_SERVERS];
+		struct backup_opts bo = { .with_key = with_key, .db_url = cfg.database_url, .servers = servers,
+					  .nservers = cfg.database_url ? cfg.nshard_servers : 0,
+					  .pg_dump = cfg.pg_dump };
+
+		for (unsigned i = 0; i < cfg.nshard_servers; i++)
+			servers[i] = (struct backup_server){ cfg.shard_servers[i].name, cfg.shard_servers[i].url };
+		rc = backup_run(cfg.data_dir, out, &bo, &st, backup_progress, &tty);
+	}
 	if (tty)
 		printf("\n");
 	if (rc) {

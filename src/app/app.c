@@ -251,36 +251,33 @@ int app_open_queue(const struct config *cfg, struct queue **out)
 static int open_submissions(struct app *a)
 {
 	const struct config *cfg = &a->cfg;
+	struct shard_server servers[CONFIG_SHARD_SERVERS];
+	/* Dedicated stores go where the shared one is: schemas "ep_<pid>" of
+	 * INLET_DATABASE_URL (or of an INLET_SHARD_SERVERS server), else
+	 * files DATA/submissions/ep-<pid>.db. */
 	struct shards_config sc = { .threshold = (int64_t)cfg->shard_threshold, .batch = cfg->move_batch,
-				    .pause_ms = (int)cfg->move_pause_ms };
+				    .pause_ms = (int)cfg->move_pause_ms, .db_url = cfg->database_url,
+				    .servers = servers, .nservers = cfg->nshard_servers,
+				    .move_to = cfg->shard_move_to };
 	char path[PATH_MAX + 32];
-	int rc = INLET_EINVAL;
+	int rc;
 
-	/* SET-DB-URL: shards_config.db_url comes with branch shardmv; set it
-	 * here then: sc.db_url = cfg->database_url; */
+	for (unsigned i = 0; i < cfg->nshard_servers; i++)
+		servers[i] = (struct shard_server){ cfg->shard_servers[i].name, cfg->shard_servers[i].url };
 	if (cfg->database_url) {
-		rc = substore_open_target(&a->shared, cfg->database_url, "shared", "shared");
-		if (rc && rc != INLET_EINVAL) {
+		if ((rc = substore_open_target(&a->shared, cfg->database_url, "shared", "shared"))) {
 			log_msg(LOG_ERROR, "cannot open the submission store in INLET_DATABASE_URL: %s",
 				inlet_strerror(rc));
 			return rc;
 		}
-		if (!rc)
-			return shards_open(&a->shards, a->tenant, cfg->data_dir, a->shared, &sc);
-		/* TEMPORARY until the submission stores are on sql.h: store/subs.c
-		 * refuses a URL (INLET_EINVAL), so the submission stores stay in
-		 * SQLite files of the data folder while everything else is in
-		 * PostgreSQL. Remove with the port (branches subs, evstore,
-		 * shardmv). */
-		log_msg(LOG_WARN, "submission stores not on PostgreSQL yet: SQLite files in %s/submissions",
-			cfg->data_dir);
+	} else {
+		snprintf(path, sizeof(path), "%s/submissions", cfg->data_dir);
+		if ((rc = ensure_dir(path)))
+			return rc;
+		snprintf(path, sizeof(path), "%s/submissions/shared.db", cfg->data_dir);
+		if ((rc = substore_open(&a->shared, path, "shared")))
+			return rc;
 	}
-	snprintf(path, sizeof(path), "%s/submissions", cfg->data_dir);
-	if ((rc = ensure_dir(path)))
-		return rc;
-	snprintf(path, sizeof(path), "%s/submissions/shared.db", cfg->data_dir);
-	if ((rc = substore_open(&a->shared, path, "shared")))
-		return rc;
 	return shards_open(&a->shards, a->tenant, cfg->data_dir, a->shared, &sc);
 }
 

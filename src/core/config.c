@@ -123,6 +123,74 @@ static int env_str(const char *name, char *out, size_t size, char *err, size_t e
 	return 0;
 }
 
+static int server_name_ok(const char *s, size_t n)
+{
+	return n > 0 && n < sizeof(((struct config_server *)0)->name) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") >= n;
+}
+
+/* INLET_SHARD_SERVERS="name=postgres://...;name2=postgres://..." and
+ * INLET_SHARD_MOVE_TO=name. The URLs stay in memory only: the shard map
+ * stores "<name>:<schema>". */
+static int shard_servers_from_env(struct config *c, char *err, size_t errsize)
+{
+	const char *v = getenv("INLET_SHARD_SERVERS"), *p;
+	int rc;
+
+	for (p = v && *v ? v : ""; *p;) {
+		size_t len = strcspn(p, ";"), nlen = strcspn(p, "=");
+		struct config_server *sv;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (nlen >= len || !server_name_ok(p, nlen) || (nlen == 4 && strncmp(p, "main", 4) == 0)) {
+			snprintf(err, errsize, "INLET_SHARD_SERVERS must be name=postgres://...;... with names of"
+					       " 1 to 31 of [a-z0-9_] (not \"main\")");
+			return INLET_EINVAL;
+		}
+		if (c->nshard_servers == CONFIG_SHARD_SERVERS) {
+			snprintf(err, errsize, "INLET_SHARD_SERVERS names more than %d servers", CONFIG_SHARD_SERVERS);
+			return INLET_EINVAL;
+		}
+		sv = &c->shard_servers[c->nshard_servers];
+		if (len - nlen - 1 >= sizeof(sv->url) ||
+		    (strncmp(p + nlen + 1, "postgres://", 11) != 0 && strncmp(p + nlen + 1, "postgresql://", 13) != 0)) {
+			snprintf(err, errsize, "INLET_SHARD_SERVERS: the server %.*s needs a postgres:// URL"
+					       " (of at most %zu bytes)", (int)nlen, p, sizeof(sv->url) - 1);
+			return INLET_EINVAL;
+		}
+		for (unsigned i = 0; i < c->nshard_servers; i++) {
+			if (strlen(c->shard_servers[i].name) == nlen && strncmp(c->shard_servers[i].name, p, nlen) == 0) {
+				snprintf(err, errsize, "INLET_SHARD_SERVERS names %.*s twice", (int)nlen, p);
+				return INLET_EINVAL;
+			}
+		}
+		memcpy(sv->name, p, nlen);
+		sv->name[nlen] = '\0';
+		memcpy(sv->url, p + nlen + 1, len - nlen - 1);
+		sv->url[len - nlen - 1] = '\0';
+		c->nshard_servers++;
+		p += len;
+	}
+	if ((rc = env_str("INLET_SHARD_MOVE_TO", c->shard_move_to, sizeof(c->shard_move_to), err, errsize)))
+		return rc;
+	if (c->shard_move_to[0] && strcmp(c->shard_move_to, "main") != 0) {
+		unsigned i;
+
+		for (i = 0; i < c->nshard_servers; i++)
+			if (strcmp(c->shard_servers[i].name, c->shard_move_to) == 0)
+				break;
+		if (i == c->nshard_servers) {
+			snprintf(err, errsize, "INLET_SHARD_MOVE_TO names %s, which INLET_SHARD_SERVERS does not",
+				 c->shard_move_to);
+			return INLET_EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* INLET_S3_*: only whether what must go together is there; blob_s3_open
  * checks the values themselves. */
 static int s3_from_env(struct config *c, char *err, size_t errsize)
@@ -194,6 +262,8 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 		}
 		memcpy(c->redis_prefix, v, n + 1);
 	}
+	if ((v = getenv("INLET_PG_DUMP")) && *v)
+		c->pg_dump = v;
 	if ((v = getenv("INLET_CLICKHOUSE_URL")) && *v)
 		c->clickhouse_url = v;
 	/* Only the scheme is checked here; libpq judges the rest when the
@@ -236,6 +306,7 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_size("INLET_MAX_FIELDS", &c->max_fields, 1, 100000, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELD_LENGTH", &c->max_value_len, 16, 16u << 20, err, errsize);
 	rc = rc ? rc : s3_from_env(c, err, errsize);
+	rc = rc ? rc : shard_servers_from_env(c, err, errsize);
 	c->trust_proxy = (int)trust;
 	return rc;
 }

@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <stddef.h>
 
+#define CONFIG_SHARD_SERVERS 8
+
 struct config {
 	char listen_host[64];     /* INLET_LISTEN host part; default 127.0.0.1 */
 	unsigned listen_port;     /* INLET_LISTEN port part; default 8080 */
@@ -33,6 +35,17 @@ struct config {
 	size_t move_batch;        /* INLET_MOVE_BATCH; rows per copy step of a move, default 2,000 */
 	size_t move_pause_ms;     /* INLET_MOVE_PAUSE_MS; pause between copy steps, to leave
 				   * room for live ingest on a busy disk; default 0 */
+	/* PostgreSQL. */
+	struct config_server {
+		char name[32];    /* [a-z0-9_]{1,31} */
+		char url[512];    /* postgres://... */
+	} shard_servers[CONFIG_SHARD_SERVERS]; /* INLET_SHARD_SERVERS="name=postgres://...;name2=..."
+				   * other servers dedicated stores may live on */
+	unsigned nshard_servers;
+	const char *pg_dump;      /* INLET_PG_DUMP; the pg_dump `inlet backup` runs, NULL: found on PATH
+				   * or in /usr/lib/postgresql/<newest>/bin */
+	char shard_move_to[32];   /* INLET_SHARD_MOVE_TO; the server new moves go to: "" (main) or a name
+				   * of shard_servers */
 	unsigned jobs_fast;       /* INLET_JOBS_FAST; worker threads of the fast lane, default 2 */
 	unsigned jobs_slow;       /* INLET_JOBS_SLOW; worker threads of the slow lane, default 1 */
 	size_t webhook_timeout_ms; /* INLET_WEBHOOK_TIMEOUT_MS; one delivery attempt, default 10 s */

@@ -310,7 +310,7 @@ static long drain_store(struct runner *r, struct substore *s)
 	struct outbox_row *rows;
 	struct queue_spec *specs = NULL;
 	size_t n = 0, nspecs = 0, cap = 0;
-	int64_t *ids;
+	int64_t *ids, *done_ids;
 	long out = -1;
 
 	if (substore_outbox_read(s, DRAIN_BATCH, a, &rows, &n))
@@ -324,7 +324,12 @@ static long drain_store(struct runner *r, struct substore *s)
 	ids = arena_alloc(a, (nspecs ? nspecs : 1) * sizeof(*ids));
 	if (nspecs && queue_enqueue_batch(r->q, specs, nspecs, ids))
 		goto done;
-	if (substore_outbox_done(s, rows[n - 1].id))
+	/* The rows read, by id: a row that commits meanwhile with a lower id
+	 * (PostgreSQL, several writers) is left for the next drain. */
+	done_ids = arena_alloc(a, n * sizeof(*done_ids));
+	for (size_t i = 0; i < n; i++)
+		done_ids[i] = rows[i].id;
+	if (substore_outbox_done(s, done_ids, n))
 		goto done;
 	out = (long)n;
 done:

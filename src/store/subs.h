@@ -93,11 +93,15 @@ struct outbox_row {
 	int64_t id, endpoint_id, ref, created_ms;
 	const char *event;     /* "submission.created" */
 };
-/* The oldest limit rows. */
+/* The oldest limit rows (by id) that have committed. */
 int substore_outbox_read(struct substore *s, size_t limit, struct arena *a, struct outbox_row **rows,
 			 size_t *n);
-/* Deletes the rows up to id upto (through the writer). */
-int substore_outbox_done(struct substore *s, int64_t upto);
+/* Deletes exactly the rows with these ids (those read), through the
+ * writer. Never "every id up to": on PostgreSQL ids are taken when a row is
+ * written but become visible when its transaction commits, so a row with a
+ * lower id than the ones read may commit later, and must stay for the next
+ * read. */
+int substore_outbox_done(struct substore *s, const int64_t *ids, size_t n);
 
 /* Rows stored for the endpoint, from the counts the writer keeps. */
 int substore_count(struct substore *s, int64_t endpoint_id, int64_t *out);

@@ -12,6 +12,7 @@ struct writer;
 struct db_pool;
 struct sql_conn;
 struct sql_pool;
+struct sql_stmt;
 
 #define PENDING_MAX 64
 
@@ -19,7 +20,7 @@ struct substore {
 	struct writer *writer;
 	struct sql_pool *readers; /* substore_reader */
 	/* Raw SQLite readers for code not yet on store/sql.h; goes with
-	 * sql_sqlite_handle. */
+	 * sql_sqlite_handle. NULL on PostgreSQL. */
 	struct db_pool *raw_readers;
 	char *path;   /* the target: a SQLite file or a postgres:// URL */
 	char *schema; /* PostgreSQL schema, or NULL */
@@ -46,6 +47,9 @@ struct substore {
 
 /* Reads a row selected as "id,endpoint_id,status,key_version,nfiles,sealed"
  * (the sealed bytes are copied into a). */
+void substore_row_from_sql(struct arena *a, struct sql_stmt *st, struct sub_row *r);
+/* The same on a raw SQLite statement, for store/move.c until it is on
+ * store/sql.h. */
 void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r);
 
 /* A reader connection (scoped to the store's schema), and back. */

@@ -75,7 +75,11 @@ static int apply_one(struct writer *w, struct writer_op *op)
 	if (pg && (rc = sql_savepoint(w->conn, "op")))
 		return rc;
 	rc = op->apply(w, w->conn, op);
-	if (pg && !sql_tx_aborted(w->conn)) {
+	/* A failed statement leaves PostgreSQL's transaction marked failed
+	 * (sql_tx_aborted) until it is rolled back to the savepoint, so a
+	 * failed op always tries that; only when it cannot (a lost server)
+	 * does the transaction stay aborted, and run_batch gives it up. */
+	if (pg && ((rc && rc != WRITER_FORWARDED) || !sql_tx_aborted(w->conn))) {
 		int rc2 = rc && rc != WRITER_FORWARDED ? sql_rollback_to(w->conn, "op") : 0;
 
 		rc2 = rc2 ? rc2 : sql_release(w->conn, "op");
@@ -253,7 +257,8 @@ static void sync_done(struct writer_op *op, int rc)
 
 int writer_run(struct writer *w, struct writer_op *op)
 {
-	struct sync_op s = { .op = { .apply = sync_apply, .done = sync_done }, .inner = op };
+	struct sync_op s = { .op = { .apply = sync_apply, .done = sync_done, .exclusive = op->exclusive },
+			     .inner = op };
 	int rc;
 
 	pthread_mutex_init(&s.lock, NULL);
