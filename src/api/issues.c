@@ -259,7 +259,7 @@ void api_issues_list(struct http_req *r)
 	if (text && *text) {
 		struct vault_mac *m = vault_key_mac(key, "search");
 
-		q.match = search_query(a, m, text, strlen(text));
+		q.match = search_query_tokens(a, m, text, strlen(text));
 		vault_mac_destroy(m);
 	} else {
 		text = NULL;

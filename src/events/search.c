@@ -69,7 +69,7 @@ char *search_tokens(const struct vault_mac *m, const char *text, size_t len)
 	return out;
 }
 
-char *search_query(struct arena *a, const struct vault_mac *m, const char *q, size_t len)
+char *search_query_tokens(struct arena *a, const struct vault_mac *m, const char *q, size_t len)
 {
 	uint32_t *tri;
 	size_t n;
@@ -85,6 +85,13 @@ char *search_query(struct arena *a, const struct vault_mac *m, const char *q, si
 	out[0] = '\0';
 	write_tokens(m, tri, n, out);
 	return out;
+}
+
+/* The tokens are 16 hex digits: bare words to FTS5, so their list is
+ * already the AND of them. */
+char *search_query(struct arena *a, const struct vault_mac *m, const char *q, size_t len)
+{
+	return search_query_tokens(a, m, q, len);
 }
 
 int search_match(const char *hay, const char *needle)

@@ -23,8 +23,13 @@ struct vault_mac;
 /* The tokens of text[0..len) (cut to SEARCH_MAX_TEXT), space-separated,
  * each once; heap (free()), "" for text under 3 bytes. */
 char *search_tokens(const struct vault_mac *m, const char *text, size_t len);
-/* The FTS5 query for q (cut to SEARCH_MAX_TEXT), in a, or NULL when q is
- * shorter than SEARCH_MIN bytes (then every issue is a candidate). */
+/* The tokens of query q (cut to SEARCH_MAX_TEXT), space-separated, each
+ * once, in a; or NULL when q is shorter than SEARCH_MIN bytes (then every
+ * issue is a candidate). Engine-neutral: a candidate is an issue whose
+ * tokens include all of these (FTS5 MATCH on SQLite, array containment
+ * over a GIN index on PostgreSQL; store/events_read.c). */
+char *search_query_tokens(struct arena *a, const struct vault_mac *m, const char *q, size_t len);
+/* The FTS5 query for q: the AND of its tokens (NULL as above). */
 char *search_query(struct arena *a, const struct vault_mac *m, const char *q, size_t len);
 /* 1 when needle occurs in hay, ASCII letters compared without case. */
 int search_match(const char *hay, const char *needle);

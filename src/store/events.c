@@ -11,7 +11,6 @@
 #include "core/alloc.h"
 #include "core/enc.h"
 #include "core/err.h"
-#include "store/db.h"
 #include "store/subs.h"
 #include "store/subs_int.h"
 #include "store/sql.h"
@@ -38,31 +37,34 @@ enum {
 #define FLAG_ERRORED 1
 #define FLAG_CRASHED 2
 
-static int step_done(sqlite3 *db, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
+/* How often a write that lost a race to another node's writer (the same
+ * new issue or session, PostgreSQL only) looks again before giving up. */
+#define RACE_TRIES 4
 
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		return 0;
-	return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
+/* Runs st to its end for its effect; *changes (if given) gets the rows it
+ * wrote. st is left rewound. */
+static int run(struct sql_stmt *st, int64_t *changes)
+{
+	int rc = sql_step(st);
+
+	if (changes)
+		*changes = rc >= 0 ? sql_changes(st) : 0;
+	sql_reset(st);
+	return rc < 0 ? rc : 0;
 }
 
-/* Ends savepoint name: kept when rc is 0, else undone (unless SQLite has
- * already rolled the whole transaction back) and rc returned. */
-static int savepoint_end(sqlite3 *db, const char *name, int rc)
+/* Ends savepoint name: kept when rc is 0, else undone and rc returned.
+ * SQLite may have rolled the whole transaction back by itself (then there
+ * is no savepoint left); on PostgreSQL a failed statement leaves the
+ * transaction failed, and only ROLLBACK TO makes it usable again, so
+ * there it is always tried. */
+static int savepoint_end(struct sql_conn *c, const char *name, int rc)
 {
-	char sql[48];
-
-	if (!rc) {
-		snprintf(sql, sizeof(sql), "RELEASE %s", name);
-		return db_exec(db, sql);
-	}
-	if (!sqlite3_get_autocommit(db)) {
-		snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
-		db_exec(db, sql);
-		snprintf(sql, sizeof(sql), "RELEASE %s", name);
-		db_exec(db, sql);
+	if (!rc)
+		return sql_release(c, name);
+	if (sql_engine(c) == SQL_POSTGRES || !sql_tx_aborted(c)) {
+		sql_rollback_to(c, name);
+		sql_release(c, name);
 	}
 	return rc;
 }
@@ -82,13 +84,14 @@ static void hour_note(struct ev_batch *b, int64_t hour_ms, int64_t sessions, int
 						       .errored = errored, .crashed = crashed };
 }
 
-static int hour_add(struct writer *w, sqlite3 *db, struct ev_batch *b, int64_t hour_ms,
+/* Additive upsert: two nodes adding to one hour both count. */
+static int hour_add(struct writer *w, struct ev_batch *b, int64_t hour_ms,
 		    int64_t sessions, int64_t errored, int64_t crashed)
 {
 	int64_t endpoint_id = b->endpoint_id;
 	int rc;
 
-	sqlite3_stmt *st = writer_stmt(w, S_SESSION_HOUR,
+	struct sql_stmt *st = writer_sql(w, S_SESSION_HOUR,
 		"INSERT INTO session_hours(endpoint_id,hour,sessions,errored,crashed) VALUES(?,?,?,?,?)"
 		" ON CONFLICT(endpoint_id,hour) DO UPDATE SET sessions=sessions+excluded.sessions,"
 		" errored=errored+excluded.errored, crashed=crashed+excluded.crashed");
@@ -97,146 +100,187 @@ static int hour_add(struct writer *w, sqlite3 *db, struct ev_batch *b, int64_t h
 		return INLET_EDB;
 	if (!sessions && !errored && !crashed)
 		return 0;
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	sqlite3_bind_int64(st, 2, hour_ms - hour_ms % EV_HOUR_MS);
-	sqlite3_bind_int64(st, 3, sessions);
-	sqlite3_bind_int64(st, 4, errored);
-	sqlite3_bind_int64(st, 5, crashed);
-	if ((rc = step_done(db, st)) == 0)
+	sql_bind_int64(st, 1, endpoint_id);
+	sql_bind_int64(st, 2, hour_ms - hour_ms % EV_HOUR_MS);
+	sql_bind_int64(st, 3, sessions);
+	sql_bind_int64(st, 4, errored);
+	sql_bind_int64(st, 5, crashed);
+	if ((rc = run(st, NULL)) == 0)
 		hour_note(b, hour_ms - hour_ms % EV_HOUR_MS, sessions, errored, crashed);
 	return rc;
 }
 
-/* A session seen: a new one counts in its hour (when it is a start), and
- * its first error and first crash count in the hour it started. */
-static int session_touch(struct writer *w, sqlite3 *db, struct ev_batch *b, const uint8_t *sid,
-			 int64_t ms, int init, int flags)
+/* Looks the session up: 1 with its hour and flags, 0 when unseen. */
+static int session_find(struct writer *w, int64_t endpoint_id, const uint8_t *sid, int64_t *hour, int *flags)
 {
-	int64_t endpoint_id = b->endpoint_id;
-	sqlite3_stmt *st = writer_stmt(w, S_SESSION_FIND,
-				       "SELECT hour, errored FROM sessions WHERE endpoint_id=? AND sid=?");
-	int64_t hour;
-	int old, rc, newbits;
+	struct sql_stmt *st = writer_sql(w, S_SESSION_FIND,
+					 "SELECT hour, errored FROM sessions WHERE endpoint_id=? AND sid=?");
+	int rc;
 
 	if (!st)
 		return INLET_EDB;
+	sql_bind_int64(st, 1, endpoint_id);
+	sql_bind_blob(st, 2, sid, EV_SID_BYTES);
+	rc = sql_step(st);
+	if (rc == SQL_ROW) {
+		*hour = sql_column_int64(st, 0);
+		*flags = (int)sql_column_int64(st, 1);
+	}
+	sql_reset(st);
+	return rc;
+}
+
+/* A session seen: a new one counts in its hour (when it is a start), and
+ * its first error and first crash count in the hour it started. Another
+ * node may touch the same session at once (PostgreSQL): the insert does
+ * nothing if the row has appeared, and the flags change only from the
+ * value read (compare and set), so a bit is counted by the one writer
+ * that set it; the loser reads again. */
+static int session_touch(struct writer *w, struct ev_batch *b, const uint8_t *sid,
+			 int64_t ms, int init, int flags)
+{
+	int64_t endpoint_id = b->endpoint_id, hour, changes;
+	struct sql_stmt *st;
+	int old = 0, rc, newbits;
+
 	if (flags & FLAG_CRASHED)
 		flags |= FLAG_ERRORED;
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	sqlite3_bind_blob(st, 2, sid, EV_SID_BYTES, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		hour = sqlite3_column_int64(st, 0);
-		old = sqlite3_column_int(st, 1);
-		sqlite3_reset(st);
-		newbits = flags & ~old;
-		if (!newbits)
-			return 0;
-		if (!(st = writer_stmt(w, S_SESSION_FLAGS,
-				       "UPDATE sessions SET errored=errored|?3 WHERE endpoint_id=?1 AND sid=?2")))
-			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, endpoint_id);
-		sqlite3_bind_blob(st, 2, sid, EV_SID_BYTES, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, newbits);
-		if ((rc = step_done(db, st)))
+	for (int tries = 0; tries < RACE_TRIES; tries++) {
+		if ((rc = session_find(w, endpoint_id, sid, &hour, &old)) < 0)
 			return rc;
-		return hour_add(w, db, b, hour, 0, !!(newbits & FLAG_ERRORED),
-				!!(newbits & FLAG_CRASHED));
+		if (rc == SQL_ROW) {
+			newbits = flags & ~old;
+			if (!newbits)
+				return 0;
+			if (!(st = writer_sql(w, S_SESSION_FLAGS,
+					      "UPDATE sessions SET errored=errored|?3"
+					      " WHERE endpoint_id=?1 AND sid=?2 AND errored=?4")))
+				return INLET_EDB;
+			sql_bind_int64(st, 1, endpoint_id);
+			sql_bind_blob(st, 2, sid, EV_SID_BYTES);
+			sql_bind_int64(st, 3, newbits);
+			sql_bind_int64(st, 4, old);
+			if ((rc = run(st, &changes)))
+				return rc;
+			if (!changes)
+				continue; /* changed since read */
+			return hour_add(w, b, hour, 0, !!(newbits & FLAG_ERRORED),
+					!!(newbits & FLAG_CRASHED));
+		}
+		hour = ms - ms % EV_HOUR_MS;
+		if (!(st = writer_sql(w, S_SESSION_NEW,
+				      "INSERT INTO sessions(endpoint_id,sid,day,hour,errored) VALUES(?,?,?,?,?)"
+				      " ON CONFLICT(endpoint_id,sid) DO NOTHING")))
+			return INLET_EDB;
+		sql_bind_int64(st, 1, endpoint_id);
+		sql_bind_blob(st, 2, sid, EV_SID_BYTES);
+		sql_bind_int64(st, 3, ms / EV_DAY_MS);
+		sql_bind_int64(st, 4, hour);
+		sql_bind_int64(st, 5, flags);
+		if ((rc = run(st, &changes)))
+			return rc;
+		if (!changes)
+			continue; /* another node made it first */
+		return hour_add(w, b, hour, init ? 1 : 0, !!(flags & FLAG_ERRORED),
+				!!(flags & FLAG_CRASHED));
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return INLET_EDB;
-	hour = ms - ms % EV_HOUR_MS;
-	if (!(st = writer_stmt(w, S_SESSION_NEW,
-			       "INSERT INTO sessions(endpoint_id,sid,day,hour,errored) VALUES(?,?,?,?,?)")))
-		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	sqlite3_bind_blob(st, 2, sid, EV_SID_BYTES, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, ms / EV_DAY_MS);
-	sqlite3_bind_int64(st, 4, hour);
-	sqlite3_bind_int(st, 5, flags);
-	if ((rc = step_done(db, st)))
-		return rc;
-	return hour_add(w, db, b, hour, init ? 1 : 0, !!(flags & FLAG_ERRORED),
-			!!(flags & FLAG_CRASHED));
+	return INLET_EBUSY;
 }
 
 /* ---- events -------------------------------------------------------------- */
 
 static int issue_find(struct writer *w, int64_t endpoint_id, const uint8_t *fp, int64_t *id, int *state)
 {
-	sqlite3_stmt *st = writer_stmt(w, S_ISSUE_FIND,
-				       "SELECT id, state FROM issues WHERE endpoint_id=? AND fingerprint=?");
+	struct sql_stmt *st = writer_sql(w, S_ISSUE_FIND,
+					 "SELECT id, state FROM issues WHERE endpoint_id=? AND fingerprint=?");
 	int rc;
 
 	if (!st)
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	sqlite3_bind_blob(st, 2, fp, EV_FP_BYTES, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		*state = sqlite3_column_int(st, 1);
+	sql_bind_int64(st, 1, endpoint_id);
+	sql_bind_blob(st, 2, fp, EV_FP_BYTES);
+	rc = sql_step(st);
+	if (rc == SQL_ROW) {
+		*id = sql_column_int64(st, 0);
+		*state = (int)sql_column_int64(st, 1);
 		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? INLET_ENOTFOUND : INLET_EDB;
+	} else if (rc == SQL_DONE) {
+		rc = INLET_ENOTFOUND;
 	}
-	sqlite3_reset(st);
+	sql_reset(st);
 	return rc;
 }
 
-static int bind_run(sqlite3 *db, sqlite3_stmt *st, int64_t a, int64_t b)
+/* Makes the event's issue. 0 with *made 1 when this writer made it, 0 with
+ * *made 0 when another node's writer has made the same fingerprint
+ * meanwhile (PostgreSQL: the insert waits for that transaction and then
+ * does nothing): the caller looks it up again and counts into it. */
+static int issue_new(struct writer *w, struct ev_batch *b, struct ev_record *e, int64_t ms, int *made)
 {
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	return step_done(db, st);
+	char *search = e->search ? e->search(e->search_ctx) : NULL;
+	struct sql_stmt *st = writer_sql(w, S_ISSUE_NEW,
+		"INSERT INTO issues(id,endpoint_id,fingerprint,first_seen,last_seen,"
+		"key_version,meta,last,search) VALUES(?,?,?,?,?,?,?,?,?)"
+		" ON CONFLICT(endpoint_id,fingerprint) DO NOTHING");
+	int64_t changes = 0;
+	int rc;
+
+	*made = 0;
+	if (!st) {
+		free(search);
+		return INLET_EDB;
+	}
+	sql_bind_int64(st, 1, e->new_issue_id);
+	sql_bind_int64(st, 2, b->endpoint_id);
+	sql_bind_blob(st, 3, e->fingerprint, EV_FP_BYTES);
+	sql_bind_int64(st, 4, ms);
+	sql_bind_int64(st, 5, ms);
+	sql_bind_int64(st, 6, e->key_version);
+	sql_bind_blob(st, 7, e->meta, e->meta_len);
+	sql_bind_blob(st, 8, e->last, e->last_len);
+	sql_bind_text(st, 9, search ? search : "", search ? strlen(search) : 0);
+	rc = run(st, &changes);
+	free(search);
+	*made = !rc && changes > 0;
+	return rc;
 }
 
-static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, struct ev_batch *b,
-			struct ev_record *e)
+static int record_apply(struct writer *w, struct substore *s, struct ev_batch *b, struct ev_record *e)
 {
 	int64_t endpoint_id = b->endpoint_id;
-	int64_t ms = sub_id_ms(e->id);
-	sqlite3_stmt *st;
-	int state = ISSUE_OPEN, rc;
+	int64_t ms = sub_id_ms(e->id), changes;
+	struct sql_stmt *st;
+	int state = ISSUE_OPEN, rc = INLET_ENOTFOUND, made = 0;
 
-	rc = issue_find(w, endpoint_id, e->fingerprint, &e->issue_id, &state);
-	if (rc == INLET_ENOTFOUND) {
-		char *search = e->search ? e->search(e->search_ctx) : NULL;
-
-		e->issue_id = e->new_issue_id;
-		e->issue_new = 1;
-		if (!(st = writer_stmt(w, S_ISSUE_NEW,
-				       "INSERT INTO issues(id,endpoint_id,fingerprint,first_seen,last_seen,"
-				       "key_version,meta,last,search) VALUES(?,?,?,?,?,?,?,?,?)"))) {
-			free(search);
-			return INLET_EDB;
+	e->issue_new = 0;
+	for (int tries = 0; tries < RACE_TRIES && rc == INLET_ENOTFOUND; tries++) {
+		rc = issue_find(w, endpoint_id, e->fingerprint, &e->issue_id, &state);
+		if (rc != INLET_ENOTFOUND)
+			break;
+		if ((rc = issue_new(w, b, e, ms, &made)))
+			return rc;
+		if (made) {
+			e->issue_id = e->new_issue_id;
+			e->issue_new = 1;
+			state = ISSUE_OPEN;
+			/* In the issue's own transaction: its webhooks cannot miss it. */
+			if (b->outbox && (rc = substore_outbox_write(w, endpoint_id, "issue.created", e->id)))
+				return rc;
+			break;
 		}
-		sqlite3_bind_int64(st, 1, e->issue_id);
-		sqlite3_bind_int64(st, 2, endpoint_id);
-		sqlite3_bind_blob(st, 3, e->fingerprint, EV_FP_BYTES, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, ms);
-		sqlite3_bind_int64(st, 5, ms);
-		sqlite3_bind_int64(st, 6, e->key_version);
-		sqlite3_bind_blob(st, 7, e->meta, (int)e->meta_len, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 8, e->last, (int)e->last_len, SQLITE_STATIC);
-		sqlite3_bind_text(st, 9, search ? search : "", -1, SQLITE_STATIC);
-		rc = step_done(db, st);
-		free(search);
-		if (rc)
-			return rc;
-		/* In the issue's own transaction: its webhooks cannot miss it. */
-		if (b->outbox && (rc = substore_outbox_write(w, endpoint_id, "issue.created", e->id)))
-			return rc;
-	} else if (rc) {
+		rc = INLET_ENOTFOUND; /* made elsewhere meanwhile: find it */
+	}
+	if (rc == INLET_ENOTFOUND)
+		return INLET_EBUSY;
+	if (rc)
 		return rc;
-	} else if (state == ISSUE_IGNORED) {
+	if (state == ISSUE_IGNORED) {
 		/* Ignored: the event is counted, not kept. */
 		e->stored = 0;
-		if (!(st = writer_stmt(w, S_ISSUE_DROP, "UPDATE issues SET dropped=dropped+1 WHERE id=?")))
+		if (!(st = writer_sql(w, S_ISSUE_DROP, "UPDATE issues SET dropped=dropped+1 WHERE id=?")))
 			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, e->issue_id);
-		return step_done(db, st);
+		sql_bind_int64(st, 1, e->issue_id);
+		return run(st, NULL);
 	}
 	e->stored = 1;
 	/* The outbox names the event that made or reopened the issue: each
@@ -245,88 +289,95 @@ static int record_apply(struct writer *w, sqlite3 *db, struct substore *s, struc
 	    (rc = substore_outbox_write(w, endpoint_id, "issue.reopened", e->id)))
 		return rc;
 	/* A resolved issue reopens on a new event. What it is afterwards comes
-	 * back with the update (for the live bus, told after the commit). */
-	if (!(st = writer_stmt(w, S_ISSUE_HIT,
-			       "UPDATE issues SET count=count+1, last_seen=max(last_seen,?2), last=?3,"
-			       " state_changed=CASE WHEN state=1 THEN ?2 ELSE state_changed END,"
-			       " state=CASE WHEN state=1 THEN 0 ELSE state END WHERE id=?1"
-			       " RETURNING count, last_seen, state")))
+	 * back with the update (for the live bus, told after the commit). The
+	 * count is added in SQL: another node's writer adding to the same
+	 * issue waits for the row and adds to what it finds. */
+	if (!(st = writer_sql(w, S_ISSUE_HIT,
+			      "UPDATE issues SET count=count+1, last_seen=max(last_seen,?2), last=?3,"
+			      " state_changed=CASE WHEN state=1 THEN ?2 ELSE state_changed END,"
+			      " state=CASE WHEN state=1 THEN 0 ELSE state END WHERE id=?1"
+			      " RETURNING count, last_seen, state")))
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, e->issue_id);
-	sqlite3_bind_int64(st, 2, ms);
-	sqlite3_bind_blob(st, 3, e->last, (int)e->last_len, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		e->issue_count = sqlite3_column_int64(st, 0);
-		e->issue_last_seen = sqlite3_column_int64(st, 1);
-		e->issue_state = sqlite3_column_int(st, 2);
+	sql_bind_int64(st, 1, e->issue_id);
+	sql_bind_int64(st, 2, ms);
+	sql_bind_blob(st, 3, e->last, e->last_len);
+	if ((rc = sql_step(st)) == SQL_ROW) {
+		e->issue_count = sql_column_int64(st, 0);
+		e->issue_last_seen = sql_column_int64(st, 1);
+		e->issue_state = (int)sql_column_int64(st, 2);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
-		return db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
-	if (!(st = writer_stmt(w, S_EVENT_NEW,
-			       "INSERT INTO events(id,endpoint_id,issue_id,key_version,dict_id,sealed)"
-			       " VALUES(?,?,?,?,?,?)")))
+	sql_reset(st);
+	if (rc != SQL_ROW)
+		return rc < 0 ? rc : INLET_EDB;
+	if (!(st = writer_sql(w, S_EVENT_NEW,
+			      "INSERT INTO events(id,endpoint_id,issue_id,key_version,dict_id,sealed)"
+			      " VALUES(?,?,?,?,?,?)")))
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, e->id);
-	sqlite3_bind_int64(st, 2, endpoint_id);
-	sqlite3_bind_int64(st, 3, e->issue_id);
-	sqlite3_bind_int64(st, 4, e->key_version);
-	sqlite3_bind_int64(st, 5, e->dict_id);
-	sqlite3_bind_blob(st, 6, e->sealed, (int)e->sealed_len, SQLITE_STATIC);
-	if ((rc = step_done(db, st)))
+	sql_bind_int64(st, 1, e->id);
+	sql_bind_int64(st, 2, endpoint_id);
+	sql_bind_int64(st, 3, e->issue_id);
+	sql_bind_int64(st, 4, e->key_version);
+	sql_bind_int64(st, 5, e->dict_id);
+	sql_bind_blob(st, 6, e->sealed, e->sealed_len);
+	if ((rc = run(st, NULL)))
 		return rc;
 	/* Events count towards a move to a database of their own, and while
 	 * one copies them out, each new one is logged for it. */
 	if (substore_is_tracked(s, endpoint_id) && (rc = substore_log_write(w, endpoint_id, e->id)))
 		return rc;
 	substore_count_delta(s, endpoint_id, 1, b->shard_threshold);
-	if (!(st = writer_stmt(w, S_ISSUE_HOUR,
-			       "INSERT INTO issue_hours(issue_id,hour,n) VALUES(?,?,1)"
-			       " ON CONFLICT(issue_id,hour) DO UPDATE SET n=n+1")) ||
-	    (rc = bind_run(db, st, e->issue_id, ms - ms % EV_HOUR_MS)))
-		return rc ? rc : INLET_EDB;
+	if (!(st = writer_sql(w, S_ISSUE_HOUR,
+			      "INSERT INTO issue_hours(issue_id,hour,n) VALUES(?,?,1)"
+			      " ON CONFLICT(issue_id,hour) DO UPDATE SET n=n+1")))
+		return INLET_EDB;
+	sql_bind_int64(st, 1, e->issue_id);
+	sql_bind_int64(st, 2, ms - ms % EV_HOUR_MS);
+	if ((rc = run(st, NULL)))
+		return rc;
 	if (!e->has_sid)
 		return 0;
-	if (!(st = writer_stmt(w, S_ISSUE_SID,
-			       "INSERT OR IGNORE INTO issue_sessions(issue_id,sid,day) VALUES(?,?,?)")))
+	/* A session counts once per issue: only the writer whose insert made
+	 * the row adds it. */
+	if (!(st = writer_sql(w, S_ISSUE_SID,
+			      "INSERT OR IGNORE INTO issue_sessions(issue_id,sid,day) VALUES(?,?,?)")))
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, e->issue_id);
-	sqlite3_bind_blob(st, 2, e->sid, EV_SID_BYTES, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, ms / EV_DAY_MS);
-	if ((rc = step_done(db, st)))
+	sql_bind_int64(st, 1, e->issue_id);
+	sql_bind_blob(st, 2, e->sid, EV_SID_BYTES);
+	sql_bind_int64(st, 3, ms / EV_DAY_MS);
+	if ((rc = run(st, &changes)))
 		return rc;
-	if (sqlite3_changes(db)) {
-		if (!(st = writer_stmt(w, S_ISSUE_SID_INC, "UPDATE issues SET sessions=sessions+1 WHERE id=?")))
+	if (changes) {
+		if (!(st = writer_sql(w, S_ISSUE_SID_INC, "UPDATE issues SET sessions=sessions+1 WHERE id=?")))
 			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, e->issue_id);
-		if ((rc = step_done(db, st)))
+		sql_bind_int64(st, 1, e->issue_id);
+		if ((rc = run(st, NULL)))
 			return rc;
 	}
-	return e->visit ? session_touch(w, db, b, e->sid, ms, 1, FLAG_ERRORED) : 0;
+	return e->visit ? session_touch(w, b, e->sid, ms, 1, FLAG_ERRORED) : 0;
 }
 
 /* Rarely run: plain prepared statements, not cached ones. */
-static int exec_i64(sqlite3 *db, const char *sql, int64_t a)
+static int exec_i64(struct sql_conn *c, const char *text, int64_t a)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, a);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : INLET_EDB;
+	if ((rc = sql_prepare(c, text, &st)))
+		return rc;
+	sql_bind_int64(st, 1, a);
+	rc = sql_step(st);
+	sql_finalize(st);
+	return rc < 0 ? rc : 0;
 }
 
 /* A new day: the session rows of earlier days were keyed with a salt that
  * is gone, so no visit can match them again. */
-static int prune(sqlite3 *db, int64_t day)
+static int prune(struct sql_conn *c, int64_t day)
 {
 	int rc;
 
-	if ((rc = exec_i64(db, "DELETE FROM sessions WHERE day<?", day)) ||
-	    (rc = exec_i64(db, "DELETE FROM issue_sessions WHERE day<?", day)))
+	if ((rc = exec_i64(c, "DELETE FROM sessions WHERE day<?", day)) ||
+	    (rc = exec_i64(c, "DELETE FROM issue_sessions WHERE day<?", day)))
 		return rc;
 	return 0;
 }
@@ -341,7 +392,6 @@ struct batch_op {
 
 static int batch_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
-	sqlite3 *db = sql_sqlite_handle(c);
 	struct batch_op *bo = (struct batch_op *)op;
 	struct ev_batch *b = bo->b;
 	struct substore *to = substore_moved_to(bo->s, b->endpoint_id);
@@ -358,24 +408,24 @@ static int batch_apply(struct writer *w, struct sql_conn *c, struct writer_op *o
 	 * the list afresh. */
 	b->nhours = 0;
 	pruning = day != bo->s->ev_prune_day;
-	if ((rc = db_exec(db, "SAVEPOINT ev")))
+	if ((rc = sql_savepoint(c, "ev")))
 		return rc;
 	if (pruning)
-		rc = prune(db, day);
+		rc = prune(c, day);
 	for (size_t i = 0; i < b->nevents && !rc; i++)
-		rc = record_apply(w, db, bo->s, b, &b->events[i]);
+		rc = record_apply(w, bo->s, b, &b->events[i]);
 	for (size_t i = 0; i < b->nsessions && !rc; i++) {
 		struct ev_session *s = &b->sessions[i];
 
-		rc = session_touch(w, db, b, s->sid, s->ms, s->init,
+		rc = session_touch(w, b, s->sid, s->ms, s->init,
 				   (s->errored ? FLAG_ERRORED : 0) | (s->crashed ? FLAG_CRASHED : 0));
 	}
 	for (size_t i = 0; i < b->naggregates && !rc; i++) {
 		struct ev_aggregate *g = &b->aggregates[i];
 
-		rc = hour_add(w, db, b, g->hour_ms, g->sessions, g->errored, g->crashed);
+		rc = hour_add(w, b, g->hour_ms, g->sessions, g->errored, g->crashed);
 	}
-	if ((rc = savepoint_end(db, "ev", rc)) == 0 && pruning)
+	if ((rc = savepoint_end(c, "ev", rc)) == 0 && pruning)
 		bo->s->ev_prune_day = day; /* (a rolled back prune runs again) */
 	return rc;
 }
@@ -406,7 +456,7 @@ void evstore_submit(struct substore *s, struct ev_batch *b, ev_done_fn done, voi
 struct sync_op {
 	struct writer_op op; /* first */
 	struct substore *s;
-	int (*fn)(struct writer *w, sqlite3 *db, struct sync_op *o);
+	int (*fn)(struct writer *w, struct sql_conn *c, struct sync_op *o);
 	int64_t endpoint_id, id;
 	int state;
 	const struct ev_count_delta *deltas;
@@ -422,7 +472,6 @@ static void sync_done(struct writer_op *op, int rc);
 
 static int sync_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 {
-	sqlite3 *db = sql_sqlite_handle(c);
 	struct sync_op *o = (struct sync_op *)op;
 	struct substore *to = o->endpoint_id ? substore_moved_to(o->s, o->endpoint_id) : NULL;
 	int rc;
@@ -438,9 +487,9 @@ static int sync_apply(struct writer *w, struct sql_conn *c, struct writer_op *op
 		fwd.op.next = NULL;
 		return writer_run(to->writer, &fwd.op);
 	}
-	if ((rc = db_exec(db, "SAVEPOINT evs")))
+	if ((rc = sql_savepoint(c, "evs")))
 		return rc;
-	return savepoint_end(db, "evs", o->fn(w, db, o));
+	return savepoint_end(c, "evs", o->fn(w, c, o));
 }
 
 static void sync_done(struct writer_op *op, int rc)
@@ -457,22 +506,24 @@ static int run_sync(struct substore *s, struct sync_op *o)
 	return writer_run(substore_writer(s), &o->op);
 }
 
-static int state_fn(struct writer *w, sqlite3 *db, struct sync_op *o)
+static int state_fn(struct writer *w, struct sql_conn *c, struct sync_op *o)
 {
-	sqlite3_stmt *st = writer_stmt(w, S_STATE,
+	struct sql_stmt *st = writer_sql(w, S_STATE,
 		"UPDATE issues SET state=?3, state_changed=CASE WHEN state=?3 THEN state_changed ELSE ?4 END"
 		" WHERE id=?1 AND endpoint_id=?2");
+	int64_t changes;
 	int rc;
 
+	(void)c;
 	if (!st)
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, o->id);
-	sqlite3_bind_int64(st, 2, o->endpoint_id);
-	sqlite3_bind_int(st, 3, o->state);
-	sqlite3_bind_int64(st, 4, now_ms());
-	if ((rc = step_done(db, st)))
+	sql_bind_int64(st, 1, o->id);
+	sql_bind_int64(st, 2, o->endpoint_id);
+	sql_bind_int64(st, 3, o->state);
+	sql_bind_int64(st, 4, now_ms());
+	if ((rc = run(st, &changes)))
 		return rc;
-	return sqlite3_changes(db) ? 0 : INLET_ENOTFOUND;
+	return changes ? 0 : INLET_ENOTFOUND;
 }
 
 int evstore_issue_state(struct substore *s, int64_t endpoint_id, int64_t id, int state)
@@ -482,22 +533,24 @@ int evstore_issue_state(struct substore *s, int64_t endpoint_id, int64_t id, int
 	return run_sync(s, &o);
 }
 
-static int count_fn(struct writer *w, sqlite3 *db, struct sync_op *o)
+/* Additive upserts: counters from several nodes add up. */
+static int count_fn(struct writer *w, struct sql_conn *c, struct sync_op *o)
 {
-	sqlite3_stmt *st = writer_stmt(w, S_COUNT_ADD,
+	struct sql_stmt *st = writer_sql(w, S_COUNT_ADD,
 		"INSERT INTO daily_counts(account_id,endpoint_id,day,name,n) VALUES(?,?,?,?,?)"
 		" ON CONFLICT(account_id,endpoint_id,day,name) DO UPDATE SET n=n+excluded.n");
 	int rc;
 
+	(void)c;
 	if (!st)
 		return INLET_EDB;
 	for (size_t i = 0; i < o->n; i++) {
-		sqlite3_bind_int64(st, 1, o->deltas[i].account_id);
-		sqlite3_bind_int64(st, 2, o->deltas[i].endpoint_id);
-		sqlite3_bind_int64(st, 3, o->deltas[i].day);
-		sqlite3_bind_text(st, 4, o->deltas[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, o->deltas[i].n);
-		if ((rc = step_done(db, st)))
+		sql_bind_int64(st, 1, o->deltas[i].account_id);
+		sql_bind_int64(st, 2, o->deltas[i].endpoint_id);
+		sql_bind_int64(st, 3, o->deltas[i].day);
+		sql_bind_str(st, 4, o->deltas[i].name);
+		sql_bind_int64(st, 5, o->deltas[i].n);
+		if ((rc = run(st, NULL)))
 			return rc;
 	}
 	return 0;
@@ -532,23 +585,24 @@ void evstore_count_submit(struct substore *s, struct ev_count_delta *d, size_t n
 	writer_submit(substore_writer(s), &o->op);
 }
 
-static int dict_fn(struct writer *w, sqlite3 *db, struct sync_op *o)
+/* A dictionary id already taken is INLET_EEXISTS (on both engines). */
+static int dict_fn(struct writer *w, struct sql_conn *c, struct sync_op *o)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
 	(void)w;
-	if (sqlite3_prepare_v2(db, "INSERT INTO zdicts(endpoint_id,dict_id,key_version,sealed,created)"
-				   " VALUES(?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
-		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, o->endpoint_id);
-	sqlite3_bind_int64(st, 2, o->dict_id);
-	sqlite3_bind_int64(st, 3, o->key_version);
-	sqlite3_bind_blob(st, 4, o->blob, (int)o->len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now_ms());
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : rc == SQLITE_CONSTRAINT ? INLET_EEXISTS : INLET_EDB;
+	if ((rc = sql_prepare(c, "INSERT INTO zdicts(endpoint_id,dict_id,key_version,sealed,created)"
+				 " VALUES(?,?,?,?,?)", &st)))
+		return rc;
+	sql_bind_int64(st, 1, o->endpoint_id);
+	sql_bind_int64(st, 2, o->dict_id);
+	sql_bind_int64(st, 3, o->key_version);
+	sql_bind_blob(st, 4, o->blob, o->len);
+	sql_bind_int64(st, 5, now_ms());
+	rc = sql_step(st);
+	sql_finalize(st);
+	return rc < 0 ? rc : 0;
 }
 
 int evstore_dict_put(struct substore *s, int64_t endpoint_id, uint32_t dict_id, uint32_t key_version,
@@ -560,7 +614,7 @@ int evstore_dict_put(struct substore *s, int64_t endpoint_id, uint32_t dict_id, 
 	return run_sync(s, &o);
 }
 
-static int delete_fn(struct writer *w, sqlite3 *db, struct sync_op *o)
+static int delete_fn(struct writer *w, struct sql_conn *c, struct sync_op *o)
 {
 	static const char *const sql[] = {
 		"DELETE FROM issue_hours WHERE issue_id IN (SELECT id FROM issues WHERE endpoint_id=?)",
@@ -576,7 +630,7 @@ static int delete_fn(struct writer *w, sqlite3 *db, struct sync_op *o)
 
 	(void)w;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(*sql); i++)
-		if ((rc = exec_i64(db, sql[i], o->endpoint_id)))
+		if ((rc = exec_i64(c, sql[i], o->endpoint_id)))
 			return rc;
 	return 0;
 }

@@ -115,7 +115,8 @@ struct issue_query {
 	int sort;               /* enum issue_sort, descending */
 	int state;              /* enum issue_state, or -1 for any */
 	int64_t after_key, after_id; /* keyset: rows strictly after (key, id); after_id 0 = start */
-	const char *match;      /* FTS5 query over the blind tokens, or NULL */
+	const char *match;      /* blind tokens the issue must all hold, space-
+				 * separated (search_query_tokens), or NULL */
 	size_t limit;
 };
 

@@ -1,53 +1,54 @@
-/* Error tracking: the reads (store/events.h), on the store's reader pool. */
+/* Error tracking: the reads (store/events.h), on the store's reader pool
+ * (store/sql.h, either engine). */
 #include "store/events.h"
 
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/err.h"
-#include "store/db.h"
+#include "store/sql.h"
 #include "store/subs_int.h"
 
 /* A prepared statement on a pooled reader, released together. */
 struct rd {
 	struct substore *s;
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	struct sql_conn *c;
+	struct sql_stmt *st;
 };
 
-static int rd_open(struct rd *r, struct substore *s, const char *sql)
+static int rd_open(struct rd *r, struct substore *s, const char *text)
 {
 	int rc;
 
 	r->s = s;
 	r->st = NULL;
-	if ((rc = db_pool_acquire(s->raw_readers, &r->db)))
+	if ((rc = substore_reader(s, &r->c)))
 		return rc;
-	if (sqlite3_prepare_v2(r->db, sql, -1, &r->st, NULL) != SQLITE_OK) {
-		db_pool_release(s->raw_readers, r->db);
-		return INLET_EDB;
+	if ((rc = sql_prepare(r->c, text, &r->st))) {
+		substore_reader_put(s, r->c);
+		return rc;
 	}
 	return 0;
 }
 
 static void rd_close(struct rd *r)
 {
-	sqlite3_finalize(r->st);
-	db_pool_release(r->s->raw_readers, r->db);
+	sql_finalize(r->st);
+	substore_reader_put(r->s, r->c);
 }
 
+/* Closes r; step_rc is the last sql_step's answer. */
 static int rd_end(struct rd *r, int step_rc)
 {
-	int rc = (step_rc == SQLITE_DONE || step_rc == SQLITE_ROW) ? 0 : db_rc(r->db, step_rc);
-
 	rd_close(r);
-	return rc ? rc : 0;
+	return step_rc < 0 ? step_rc : 0;
 }
 
-static const uint8_t *col_blob(struct arena *a, sqlite3_stmt *st, int col, size_t *len)
+static const uint8_t *col_blob(struct arena *a, struct sql_stmt *st, int col, size_t *len)
 {
-	*len = (size_t)sqlite3_column_bytes(st, col);
-	return arena_memdup(a, sqlite3_column_blob(st, col), *len);
+	const void *p = sql_column_blob(st, col, len);
+
+	return arena_memdup(a, p, *len);
 }
 
 /* ---- issues -------------------------------------------------------------- */
@@ -55,26 +56,25 @@ static const uint8_t *col_blob(struct arena *a, sqlite3_stmt *st, int col, size_
 #define ISSUE_COLS "id,endpoint_id,state,count,sessions,dropped,first_seen,last_seen," \
 		   "state_changed,key_version,meta,last,fingerprint"
 
-static void issue_from(struct arena *a, sqlite3_stmt *st, struct ev_issue *i)
+static void issue_from(struct arena *a, struct sql_stmt *st, struct ev_issue *i)
 {
 	size_t fl;
 	const void *fp;
 
 	memset(i, 0, sizeof(*i));
-	i->id = sqlite3_column_int64(st, 0);
-	i->endpoint_id = sqlite3_column_int64(st, 1);
-	i->state = sqlite3_column_int(st, 2);
-	i->count = sqlite3_column_int64(st, 3);
-	i->sessions = sqlite3_column_int64(st, 4);
-	i->dropped = sqlite3_column_int64(st, 5);
-	i->first_seen = sqlite3_column_int64(st, 6);
-	i->last_seen = sqlite3_column_int64(st, 7);
-	i->state_changed = sqlite3_column_int64(st, 8);
-	i->key_version = (uint32_t)sqlite3_column_int64(st, 9);
+	i->id = sql_column_int64(st, 0);
+	i->endpoint_id = sql_column_int64(st, 1);
+	i->state = (int)sql_column_int64(st, 2);
+	i->count = sql_column_int64(st, 3);
+	i->sessions = sql_column_int64(st, 4);
+	i->dropped = sql_column_int64(st, 5);
+	i->first_seen = sql_column_int64(st, 6);
+	i->last_seen = sql_column_int64(st, 7);
+	i->state_changed = sql_column_int64(st, 8);
+	i->key_version = (uint32_t)sql_column_int64(st, 9);
 	i->meta = col_blob(a, st, 10, &i->meta_len);
 	i->last = col_blob(a, st, 11, &i->last_len);
-	fl = (size_t)sqlite3_column_bytes(st, 12);
-	fp = sqlite3_column_blob(st, 12);
+	fp = sql_column_blob(st, 12, &fl);
 	if (fp && fl == EV_FP_BYTES)
 		memcpy(i->fingerprint, fp, EV_FP_BYTES);
 }
@@ -89,6 +89,38 @@ int64_t evstore_issue_key(const struct ev_issue *i, int sort)
 	}
 }
 
+/* The list's SQL on SQLite: one text per sort column, the optional filters
+ * switched off by NULL parameters, the search through issues_fts (the
+ * tokens, space-separated, are an FTS5 AND of bare words). */
+static char *issues_sql_sqlite(struct arena *a, const char *col)
+{
+	return arena_printf(a,
+		"SELECT " ISSUE_COLS " FROM issues WHERE endpoint_id=?1 AND (?2 IS NULL OR state=?2)"
+		" AND (?3 IS NULL OR %s<?3 OR (%s=?3 AND id<?4))"
+		" AND (?5 IS NULL OR id IN (SELECT rowid FROM issues_fts WHERE issues_fts MATCH ?5))"
+		" ORDER BY endpoint_id DESC, %s DESC, id DESC LIMIT ?6", col, col, col);
+}
+
+/* On PostgreSQL: only the filters in use are written (a generic plan made
+ * for "?5 IS NULL OR ..." could not use the index), and the search is
+ * array containment over the GIN index on string_to_array(search, ' ')
+ * (migration 3's PostgreSQL text): every token of the query is among the
+ * issue's. The parameters keep their numbers; ?6, the limit, is always
+ * there, so unused numbers below it are bound as harmless constants in
+ * CAST(?N AS BIGINT) IS NULL terms. */
+static char *issues_sql_pg(struct arena *a, const char *col, const struct issue_query *q)
+{
+	return arena_printf(a,
+		"SELECT " ISSUE_COLS " FROM issues WHERE endpoint_id=?1 AND %s AND %s AND %s"
+		" ORDER BY endpoint_id DESC, %s DESC, id DESC LIMIT ?6",
+		q->state >= 0 ? "state=?2" : "CAST(?2 AS BIGINT) IS NULL",
+		q->after_id ? arena_printf(a, "(%s<?3 OR (%s=?3 AND id<?4))", col, col) :
+			      "CAST(?3 AS BIGINT) IS NULL AND CAST(?4 AS BIGINT) IS NULL",
+		q->match ? "string_to_array(search, ' ') @> string_to_array(?5, ' ')" :
+			   "CAST(?5 AS TEXT) IS NULL",
+		col);
+}
+
 int evstore_issues(struct substore *s, const struct issue_query *q, struct arena *a,
 		   struct ev_issue **rows, size_t *n)
 {
@@ -97,29 +129,35 @@ int evstore_issues(struct substore *s, const struct issue_query *q, struct arena
 	static const char *const cols[] = { "last_seen", "first_seen", "count", "sessions" };
 	int sort = q->sort >= 0 && q->sort < 4 ? q->sort : 0;
 	const char *col = cols[sort];
-	char *sql = arena_printf(a,
-		"SELECT " ISSUE_COLS " FROM issues WHERE endpoint_id=?1 AND (?2 IS NULL OR state=?2)"
-		" AND (?3 IS NULL OR %s<?3 OR (%s=?3 AND id<?4))"
-		" AND (?5 IS NULL OR id IN (SELECT rowid FROM issues_fts WHERE issues_fts MATCH ?5))"
-		" ORDER BY endpoint_id DESC, %s DESC, id DESC LIMIT ?6", col, col, col);
 	struct rd r;
 	int rc;
 
 	*n = 0;
 	*rows = arena_alloc(a, (q->limit ? q->limit : 1) * sizeof(**rows));
-	if ((rc = rd_open(&r, s, sql)))
+	r.s = s;
+	r.st = NULL;
+	if ((rc = substore_reader(s, &r.c)))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, q->endpoint_id);
-	if (q->state >= 0)
-		sqlite3_bind_int(r.st, 2, q->state);
-	if (q->after_id) {
-		sqlite3_bind_int64(r.st, 3, q->after_key);
-		sqlite3_bind_int64(r.st, 4, q->after_id);
+	if ((rc = sql_prepare(r.c, sql_engine(r.c) == SQL_POSTGRES ? issues_sql_pg(a, col, q) :
+				   issues_sql_sqlite(a, col), &r.st))) {
+		substore_reader_put(s, r.c);
+		return rc;
 	}
-	if (q->match)
-		sqlite3_bind_text(r.st, 5, q->match, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(r.st, 6, (sqlite3_int64)q->limit);
-	while ((rc = sqlite3_step(r.st)) == SQLITE_ROW && *n < q->limit)
+	sql_bind_int64(r.st, 1, q->endpoint_id);
+	if (q->state >= 0)
+		sql_bind_int64(r.st, 2, q->state);
+	else
+		sql_bind_null(r.st, 2);
+	if (q->after_id) {
+		sql_bind_int64(r.st, 3, q->after_key);
+		sql_bind_int64(r.st, 4, q->after_id);
+	} else {
+		sql_bind_null(r.st, 3);
+		sql_bind_null(r.st, 4);
+	}
+	sql_bind_str(r.st, 5, q->match);
+	sql_bind_int64(r.st, 6, (int64_t)q->limit);
+	while ((rc = sql_step(r.st)) == SQL_ROW && *n < q->limit)
 		issue_from(a, r.st, &(*rows)[(*n)++]);
 	return rd_end(&r, rc);
 }
@@ -132,30 +170,25 @@ int evstore_issue(struct substore *s, int64_t endpoint_id, int64_t id, struct ar
 
 	if ((rc = rd_open(&r, s, "SELECT " ISSUE_COLS " FROM issues WHERE id=? AND endpoint_id=?")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, id);
-	sqlite3_bind_int64(r.st, 2, endpoint_id);
-	rc = sqlite3_step(r.st);
-	if (rc == SQLITE_ROW)
+	sql_bind_int64(r.st, 1, id);
+	sql_bind_int64(r.st, 2, endpoint_id);
+	rc = sql_step(r.st);
+	if (rc == SQL_ROW)
 		issue_from(a, r.st, out);
-	else if (rc == SQLITE_DONE)
-		rc = INLET_ENOTFOUND;
-	if (rc == INLET_ENOTFOUND) {
-		rd_close(&r);
-		return rc;
-	}
-	return rd_end(&r, rc);
+	rd_close(&r);
+	return rc == SQL_ROW ? 0 : rc == SQL_DONE ? INLET_ENOTFOUND : rc;
 }
 
 /* ---- events -------------------------------------------------------------- */
 
 #define EVENT_COLS "id,issue_id,key_version,dict_id,sealed"
 
-static void event_from(struct arena *a, sqlite3_stmt *st, struct ev_row *e)
+static void event_from(struct arena *a, struct sql_stmt *st, struct ev_row *e)
 {
-	e->id = sqlite3_column_int64(st, 0);
-	e->issue_id = sqlite3_column_int64(st, 1);
-	e->key_version = (uint32_t)sqlite3_column_int64(st, 2);
-	e->dict_id = (uint32_t)sqlite3_column_int64(st, 3);
+	e->id = sql_column_int64(st, 0);
+	e->issue_id = sql_column_int64(st, 1);
+	e->key_version = (uint32_t)sql_column_int64(st, 2);
+	e->dict_id = (uint32_t)sql_column_int64(st, 3);
 	e->sealed = col_blob(a, st, 4, &e->sealed_len);
 }
 
@@ -165,7 +198,7 @@ static int event_rows(struct rd *r, size_t limit, struct arena *a, struct ev_row
 
 	*n = 0;
 	*rows = arena_alloc(a, (limit ? limit : 1) * sizeof(**rows));
-	while ((rc = sqlite3_step(r->st)) == SQLITE_ROW && *n < limit)
+	while ((rc = sql_step(r->st)) == SQL_ROW && *n < limit)
 		event_from(a, r->st, &(*rows)[(*n)++]);
 	return rd_end(r, rc);
 }
@@ -176,14 +209,17 @@ int evstore_events(struct substore *s, int64_t endpoint_id, int64_t issue_id, in
 	struct rd r;
 	int rc;
 
+	/* (PostgreSQL cannot type a bare ?3 IS NULL.) */
 	if ((rc = rd_open(&r, s, "SELECT " EVENT_COLS " FROM events WHERE issue_id=?1 AND endpoint_id=?2"
-				 " AND (?3 IS NULL OR id<?3) ORDER BY issue_id DESC, id DESC LIMIT ?4")))
+				 " AND (CAST(?3 AS INTEGER) IS NULL OR id<?3) ORDER BY issue_id DESC, id DESC LIMIT ?4")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, issue_id);
-	sqlite3_bind_int64(r.st, 2, endpoint_id);
+	sql_bind_int64(r.st, 1, issue_id);
+	sql_bind_int64(r.st, 2, endpoint_id);
 	if (before)
-		sqlite3_bind_int64(r.st, 3, before);
-	sqlite3_bind_int64(r.st, 4, (sqlite3_int64)limit);
+		sql_bind_int64(r.st, 3, before);
+	else
+		sql_bind_null(r.st, 3);
+	sql_bind_int64(r.st, 4, (int64_t)limit);
 	return event_rows(&r, limit, a, rows, n);
 }
 
@@ -196,8 +232,8 @@ int evstore_recent(struct substore *s, int64_t endpoint_id, size_t limit, struct
 	if ((rc = rd_open(&r, s, "SELECT " EVENT_COLS " FROM events WHERE endpoint_id=?1"
 				 " ORDER BY endpoint_id DESC, id DESC LIMIT ?2")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, endpoint_id);
-	sqlite3_bind_int64(r.st, 2, (sqlite3_int64)limit);
+	sql_bind_int64(r.st, 1, endpoint_id);
+	sql_bind_int64(r.st, 2, (int64_t)limit);
 	return event_rows(&r, limit, a, rows, n);
 }
 
@@ -211,8 +247,8 @@ int evstore_event(struct substore *s, int64_t endpoint_id, int64_t id, struct ar
 
 	if ((rc = rd_open(&r, s, "SELECT " EVENT_COLS " FROM events WHERE id=?1 AND endpoint_id=?2")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, id);
-	sqlite3_bind_int64(r.st, 2, endpoint_id);
+	sql_bind_int64(r.st, 1, id);
+	sql_bind_int64(r.st, 2, endpoint_id);
 	if ((rc = event_rows(&r, 1, a, &rows, &n)))
 		return rc;
 	if (!n)
@@ -221,73 +257,78 @@ int evstore_event(struct substore *s, int64_t endpoint_id, int64_t id, struct ar
 	return 0;
 }
 
-static int64_t one_i64(sqlite3 *db, const char *sql, int64_t a, int64_t b)
+/* The one integer text's first row gives (0 when it gives none), with
+ * nparams of a and b bound. */
+static int one_i64(struct sql_conn *c, const char *text, int nparams, int64_t a, int64_t b, int64_t *out)
 {
-	sqlite3_stmt *st;
-	int64_t v = 0;
+	struct sql_stmt *st;
+	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	*out = 0;
+	if ((rc = sql_prepare(c, text, &st)))
+		return rc;
+	sql_bind_int64(st, 1, a);
+	if (nparams > 1)
+		sql_bind_int64(st, 2, b);
+	if ((rc = sql_step(st)) == SQL_ROW)
+		*out = sql_column_int64(st, 0);
+	sql_finalize(st);
+	return rc < 0 ? rc : 0;
 }
 
 int evstore_event_nav(struct substore *s, int64_t issue_id, int64_t id, int64_t *prev,
 		      int64_t *next, int64_t *first, int64_t *last)
 {
-	sqlite3 *db;
+	struct sql_conn *c;
 	int rc;
 
-	if ((rc = db_pool_acquire(s->raw_readers, &db)))
+	*prev = *next = *first = *last = 0;
+	if ((rc = substore_reader(s, &c)))
 		return rc;
-	*prev = one_i64(db, "SELECT max(id) FROM events WHERE issue_id=? AND id<?", issue_id, id);
-	*next = one_i64(db, "SELECT min(id) FROM events WHERE issue_id=? AND id>?", issue_id, id);
-	*first = one_i64(db, "SELECT min(id) FROM events WHERE issue_id=? AND ?2=?2", issue_id, 0);
-	*last = one_i64(db, "SELECT max(id) FROM events WHERE issue_id=? AND ?2=?2", issue_id, 0);
-	db_pool_release(s->raw_readers, db);
-	return (*prev < 0 || *next < 0 || *first < 0 || *last < 0) ? INLET_EDB : 0;
+	/* Four reads of one snapshot, so they agree with each other. */
+	if ((rc = sql_begin(c, SQL_TX_READ)))
+		goto out;
+	if (!(rc = one_i64(c, "SELECT max(id) FROM events WHERE issue_id=? AND id<?", 2, issue_id, id, prev)) &&
+	    !(rc = one_i64(c, "SELECT min(id) FROM events WHERE issue_id=? AND id>?", 2, issue_id, id, next)) &&
+	    !(rc = one_i64(c, "SELECT min(id) FROM events WHERE issue_id=?", 1, issue_id, 0, first)))
+		rc = one_i64(c, "SELECT max(id) FROM events WHERE issue_id=?", 1, issue_id, 0, last);
+	if (rc)
+		sql_rollback(c);
+	else
+		rc = sql_commit(c);
+out:
+	substore_reader_put(s, c);
+	return rc;
 }
 
 int evstore_event_count(struct substore *s, int64_t endpoint_id, int64_t *out)
 {
-	sqlite3 *db;
+	struct sql_conn *c;
 	int rc;
 
-	if ((rc = db_pool_acquire(s->raw_readers, &db)))
+	if ((rc = substore_reader(s, &c)))
 		return rc;
-	*out = one_i64(db, "SELECT count(*) FROM events WHERE endpoint_id=? AND ?2=?2", endpoint_id, 0);
-	db_pool_release(s->raw_readers, db);
-	return *out < 0 ? INLET_EDB : 0;
+	rc = one_i64(c, "SELECT count(*) FROM events WHERE endpoint_id=?", 1, endpoint_id, 0, out);
+	substore_reader_put(s, c);
+	return rc;
 }
 
 int evstore_totals(struct substore *s, int64_t endpoint_id, int64_t *events, int64_t *last_seen)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
+	struct rd r;
 	int rc;
 
 	*events = *last_seen = 0;
-	if ((rc = db_pool_acquire(s->raw_readers, &db)))
-		return rc;
 	/* One row per issue, not per event: the issues' own counters. */
-	if (sqlite3_prepare_v2(db, "SELECT COALESCE(SUM(count),0), COALESCE(MAX(last_seen),0) FROM issues"
-				   " WHERE endpoint_id=?", -1, &st, NULL) != SQLITE_OK) {
-		rc = INLET_EDB;
-		goto out;
+	if ((rc = rd_open(&r, s, "SELECT COALESCE(SUM(count),0), COALESCE(MAX(last_seen),0) FROM issues"
+				 " WHERE endpoint_id=?")))
+		return rc;
+	sql_bind_int64(r.st, 1, endpoint_id);
+	if ((rc = sql_step(r.st)) == SQL_ROW) {
+		*events = sql_column_int64(r.st, 0);
+		*last_seen = sql_column_int64(r.st, 1);
 	}
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*events = sqlite3_column_int64(st, 0);
-		*last_seen = sqlite3_column_int64(st, 1);
-	}
-out:
-	sqlite3_finalize(st);
-	db_pool_release(s->raw_readers, db);
-	return rc;
+	return rd_end(&r, rc);
 }
 
 /* ---- graphs and counters --------------------------------------------------- */
@@ -299,18 +340,18 @@ static int points(struct rd *r, int ncols, struct arena *a, struct ev_point **pt
 
 	*n = 0;
 	*pts = NULL;
-	while ((rc = sqlite3_step(r->st)) == SQLITE_ROW) {
+	while ((rc = sql_step(r->st)) == SQL_ROW) {
 		struct ev_point *p;
 
 		*pts = arena_grow(a, *pts, *n, &cap, sizeof(**pts));
 		p = &(*pts)[(*n)++];
 		memset(p, 0, sizeof(*p));
-		p->t = sqlite3_column_int64(r->st, 0);
-		p->a = sqlite3_column_int64(r->st, 1);
+		p->t = sql_column_int64(r->st, 0);
+		p->a = sql_column_int64(r->st, 1);
 		if (ncols > 2)
-			p->b = sqlite3_column_int64(r->st, 2);
+			p->b = sql_column_int64(r->st, 2);
 		if (ncols > 3)
-			p->c = sqlite3_column_int64(r->st, 3);
+			p->c = sql_column_int64(r->st, 3);
 	}
 	return rd_end(r, rc);
 }
@@ -326,10 +367,10 @@ int evstore_issue_graph(struct substore *s, int64_t issue_id, int64_t from, int6
 	if ((rc = rd_open(&r, s, "SELECT hour - hour % ?4 AS t, sum(n) FROM issue_hours"
 				 " WHERE issue_id=?1 AND hour>=?2 AND hour<?3 GROUP BY t ORDER BY t")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, issue_id);
-	sqlite3_bind_int64(r.st, 2, from);
-	sqlite3_bind_int64(r.st, 3, to);
-	sqlite3_bind_int64(r.st, 4, bucket_ms);
+	sql_bind_int64(r.st, 1, issue_id);
+	sql_bind_int64(r.st, 2, from);
+	sql_bind_int64(r.st, 3, to);
+	sql_bind_int64(r.st, 4, bucket_ms);
 	return points(&r, 2, a, pts, n);
 }
 
@@ -342,9 +383,9 @@ int evstore_session_graph(struct substore *s, int64_t endpoint_id, int64_t from,
 	if ((rc = rd_open(&r, s, "SELECT hour, sessions, errored, crashed FROM session_hours"
 				 " WHERE endpoint_id=?1 AND hour>=?2 AND hour<?3 ORDER BY hour")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, endpoint_id);
-	sqlite3_bind_int64(r.st, 2, from);
-	sqlite3_bind_int64(r.st, 3, to);
+	sql_bind_int64(r.st, 1, endpoint_id);
+	sql_bind_int64(r.st, 2, from);
+	sql_bind_int64(r.st, 3, to);
 	return points(&r, 4, a, pts, n);
 }
 
@@ -361,17 +402,20 @@ int evstore_counts(struct substore *s, int64_t account_id, int64_t endpoint_id, 
 			  "SELECT day, name, n FROM daily_counts WHERE account_id=?1"
 			  " AND endpoint_id=?2 AND day>=?3 AND day<=?4 ORDER BY day, name")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, account_id);
-	sqlite3_bind_int64(r.st, 2, endpoint_id);
-	sqlite3_bind_int64(r.st, 3, from_day);
-	sqlite3_bind_int64(r.st, 4, to_day);
+	sql_bind_int64(r.st, 1, account_id);
+	sql_bind_int64(r.st, 2, endpoint_id);
+	sql_bind_int64(r.st, 3, from_day);
+	sql_bind_int64(r.st, 4, to_day);
 	*n = 0;
 	*rows = NULL;
-	while ((rc = sqlite3_step(r.st)) == SQLITE_ROW) {
+	while ((rc = sql_step(r.st)) == SQL_ROW) {
+		size_t len;
+		const char *name = sql_column_text(r.st, 1, &len);
+
 		*rows = arena_grow(a, *rows, *n, &cap, sizeof(**rows));
-		(*rows)[*n].day = sqlite3_column_int64(r.st, 0);
-		(*rows)[*n].name = arena_strdup(a, (const char *)sqlite3_column_text(r.st, 1));
-		(*rows)[(*n)++].n = sqlite3_column_int64(r.st, 2);
+		(*rows)[*n].day = sql_column_int64(r.st, 0);
+		(*rows)[*n].name = arena_strdup(a, name ? name : "");
+		(*rows)[(*n)++].n = sql_column_int64(r.st, 2);
 	}
 	return rd_end(&r, rc);
 }
@@ -386,14 +430,14 @@ int evstore_dicts(struct substore *s, int64_t endpoint_id, struct arena *a, stru
 	if ((rc = rd_open(&r, s, "SELECT dict_id, key_version, sealed FROM zdicts WHERE endpoint_id=?"
 				 " ORDER BY created DESC")))
 		return rc;
-	sqlite3_bind_int64(r.st, 1, endpoint_id);
+	sql_bind_int64(r.st, 1, endpoint_id);
 	*n = 0;
 	*rows = arena_alloc(a, cap * sizeof(**rows));
-	while ((rc = sqlite3_step(r.st)) == SQLITE_ROW && *n < cap) {
+	while ((rc = sql_step(r.st)) == SQL_ROW && *n < cap) {
 		struct ev_dict_row *d = &(*rows)[(*n)++];
 
-		d->dict_id = (uint32_t)sqlite3_column_int64(r.st, 0);
-		d->key_version = (uint32_t)sqlite3_column_int64(r.st, 1);
+		d->dict_id = (uint32_t)sql_column_int64(r.st, 0);
+		d->key_version = (uint32_t)sql_column_int64(r.st, 1);
 		d->sealed = col_blob(a, r.st, 2, &d->len);
 	}
 	return rd_end(&r, rc);

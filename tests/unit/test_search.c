@@ -1,7 +1,9 @@
 /* events/search.c: blind trigram tokens, the query built from them, and
  * the final substring check. Real FTS5 (an in-memory SQLite database with
  * the same table as the submission store) answers the queries, so what is
- * tested is the whole search minus the Vault's sealing. */
+ * tested is the whole search minus the Vault's sealing; and the token list
+ * a query gives picks the same candidates whether FTS5 (SQLite) or array
+ * containment (PostgreSQL) answers it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +164,60 @@ static void tokens_are_blind_and_keyed(void **state)
 	vault_mac_destroy(m2);
 }
 
+/* 1 when every space-separated word of need is a word of have: what
+ * PostgreSQL's string_to_array(search, ' ') @> string_to_array(q, ' ')
+ * answers over the GIN index. */
+static int contains_all(const char *have, const char *need)
+{
+	char word[32];
+
+	while (*need) {
+		size_t n = strcspn(need, " "), hl = strlen(have);
+		int found = 0;
+
+		assert_true(n < sizeof(word));
+		memcpy(word, need, n);
+		word[n] = '\0';
+		for (const char *p = have; p && p < have + hl; p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL)
+			if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+				found = 1;
+		if (!found)
+			return 0;
+		need += n;
+		need += *need == ' ';
+	}
+	return 1;
+}
+
+static void query_tokens_engine_neutral(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const qs[] = { "properties of", "ROPERT", "Error", "endef", "evil.example",
+					  "nothing like it", "is not def", "Fehler: Datei" };
+
+	/* The token list is the FTS5 query (bare words, ANDed), and array
+	 * containment of the same list picks the same candidates. */
+	for (size_t i = 0; i < sizeof(qs) / sizeof(*qs); i++) {
+		char *tokens = search_query_tokens(f->a, f->m, qs[i], strlen(qs[i]));
+		unsigned fts, arr = 0;
+
+		assert_non_null(tokens);
+		assert_string_equal(tokens, search_query(f->a, f->m, qs[i], strlen(qs[i])));
+		find(f, qs[i], &fts);
+		for (size_t d = 0; d < NDOCS; d++) {
+			char *t = search_tokens(f->m, docs[d], strlen(docs[d]));
+
+			if (contains_all(t, tokens))
+				arr |= 1u << d;
+			free(t);
+		}
+		assert_int_equal(arr, fts);
+	}
+	/* Each token once, even when the query repeats a trigram. */
+	assert_int_equal(strlen(search_query_tokens(f->a, f->m, "aaaaaa", 6)), 16);
+	assert_null(search_query_tokens(f->a, f->m, "ab", 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(short_queries_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(trigrams_apart_are_not_a_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens_are_blind_and_keyed, setup, teardown),
+		cmocka_unit_test_setup_teardown(query_tokens_engine_neutral, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
