@@ -9,13 +9,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeDataDir, startServer, cleanup, newAccount, randomMasterKey, runInlet, SCALE, storeSql, ON_POSTGRES } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, randomMasterKey, runInlet, SCALE, storeSql, ON_POSTGRES, databaseUrl, pgRestore } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, listAll, postForm } from '../lib/http.mjs';
 import { startLoad, verifyAcked } from '../lib/load.mjs';
 
 after(cleanup);
 
 const sql = (db, q) => execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
+
+/** Where a moved endpoint's own store is: a file, or a schema on PostgreSQL. */
+const locationOf = (pid) => (ON_POSTGRES ? `ep_${pid.toLowerCase().replace(/[^a-z0-9]/g, '_')}` : `ep-${pid}.db`);
 
 async function waitMoved(api, epId, ms = 30_000 * SCALE) {
   const until = Date.now() + ms;
@@ -74,7 +77,7 @@ test('a busy endpoint moves under load: same ids, cursors and answers before, du
   t.diagnostic(`a move was seen under way: ${sawMove}`);
 
   const moved = await waitMoved(api, hot.id);
-  assert.equal(moved.location, `ep-${hot.id}.db`);
+  assert.equal(moved.location, locationOf(hot.id));
   assert.equal(moved.submission_count, acked.length + 60, 'the count follows the move');
 
   // Same ids, same cursors, same answers.
@@ -120,7 +123,11 @@ test('a busy endpoint moves under load: same ids, cursors and answers before, du
 
   // Deleting a moved endpoint removes its own database.
   assert.equal((await api.del(`/api/v1/endpoints/${hot.id}`)).status, 204);
-  assert.ok(!existsSync(own), 'its database file is gone');
+  if (ON_POSTGRES) {
+    assert.equal(storeSql(data, 'tenant', `select count(*) from information_schema.schemata where schema_name='${moved.location}'`), '0', 'its schema is gone');
+  } else {
+    assert.ok(!existsSync(own), 'its database file is gone');
+  }
   await server.stop();
 });
 
@@ -210,31 +217,53 @@ test('inlet shards move without a server: progress, then the endpoint lives in i
   const mv = await runInlet(['shards', 'move', '--data', data, ep.id]);
   assert.equal(mv.code, 0, mv.stderr);
   assert.match(mv.stdout, /(copying|cleanup) \d+\/40/, 'progress lines when not on a terminal');
-  assert.match(mv.stdout, new RegExp(`now lives in ep-${ep.id}\\.db`));
+  assert.ok(mv.stdout.includes(`now lives in ${locationOf(ep.id)}`), mv.stdout);
   const list = await runInlet(['shards', 'list', '--data', data]);
-  assert.match(list.stdout, new RegExp(`${ep.id}\\s+ep-${ep.id}\\.db\\s+40\\s`));
+  assert.match(list.stdout, new RegExp(`${ep.id}\\s+${locationOf(ep.id).replace('.', '\\.')}\\s+40\\s`));
 
   server = await startServer(data);
   const again = apiClient(server.url, acct.token);
   const all = await listAll(again, ep.id);
   assert.deepEqual(all.map((s) => s.id), [...ids].reverse());
-  assert.equal((await again.get(`/api/v1/endpoints/${ep.id}`)).json.location, `ep-${ep.id}.db`);
+  assert.equal((await again.get(`/api/v1/endpoints/${ep.id}`)).json.location, locationOf(ep.id));
   await server.stop();
 });
 
-test('inlet backup with INLET_DATABASE_URL: refused, the stores are PostgreSQL\'s to back up', { skip: !ON_POSTGRES && 'SQLite: the test below backs up for real' }, async () => {
+test('inlet backup on PostgreSQL: a pg_dump of the database that pg_restore brings back whole', {
+  timeout: 180_000 * SCALE,
+  skip: !ON_POSTGRES && 'SQLite: the test below copies the files',
+}, async () => {
   const data = await makeDataDir();
-  await newAccount(data);
   const out = path.join(await makeDataDir(), 'backup');
-  const bk = await runInlet(['backup', '--data', data, '--out', out]);
-  assert.equal(bk.code, 1);
-  assert.match(bk.stderr, /pg_dump/);
-  assert.ok(!existsSync(out), 'nothing written');
+  const env = { INLET_MASTER_KEY: await randomMasterKey(), INLET_SHARD_THRESHOLD: '0' };
+  const acct = await newAccount(data);
+  const server = await startServer(data, { env });
+  const api = apiClient(server.url, acct.token);
+  const moved = await createEndpoint(api, 'moved', { rate_limit: { per_minute: 0 }, shard_threshold: 50 });
+  const stay = await createEndpoint(api, 'stay', { rate_limit: { per_minute: 0 } });
+  const ids = [];
+  for (let i = 0; i < 60; i++) ids.push((await postForm(server.url, moved.key, 'json', { i })).json.id);
+  ids.push((await postForm(server.url, stay.key, 'json', { i: 'stay' })).json.id);
+  await waitMoved(api, moved.id);
+  const bk = await runInlet(['backup', '--data', data, '--out', out], { env });
+  assert.equal(bk.code, 0, bk.stderr);
+  assert.ok(existsSync(path.join(out, 'database.dump')), 'the dump is in the backup');
+  await server.stop();
+
+  // Into the (empty) database the harness gives the backup folder.
+  await pgRestore(await databaseUrl(out), path.join(out, 'database.dump'));
+  const restored = await startServer(out, { env });
+  const api2 = apiClient(restored.url, acct.token);
+  const all = [...await listAll(api2, moved.id), ...await listAll(api2, stay.id)];
+  assert.deepEqual(all.map((x) => x.id).sort(), [...ids].sort());
+  assert.ok(all.every((x) => !x.error && x.fields), 'everything decrypts');
+  assert.equal((await api2.get(`/api/v1/endpoints/${moved.id}`)).json.location, locationOf(moved.id));
+  await restored.stop();
 });
 
 test('inlet backup while serving under load: one logical store whatever the layout', {
   timeout: 180_000 * SCALE,
-  skip: ON_POSTGRES && 'inlet backup copies the SQLite files of a data folder; with INLET_DATABASE_URL it refuses (the test above): PostgreSQL is backed up with its own tools',
+  skip: ON_POSTGRES && 'copies and restarts on SQLite files (a data folder as backup); on PostgreSQL the backup is a pg_dump: the test above',
 }, async (t) => {
   const data = await makeDataDir();
   const out = path.join(await makeDataDir(), 'backup');

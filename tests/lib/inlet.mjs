@@ -102,6 +102,12 @@ export async function psql(sql, { db = 'inlet' } = {}) {
   return stdout;
 }
 
+/** pg_restore of a custom-format dump into the database at url (the test server's). */
+export async function pgRestore(url, file) {
+  const pg = await testPostgres();
+  await runFile(path.join(pg.bin, 'pg_restore'), ['--no-owner', '-d', url, file], { timeout: 120_000 });
+}
+
 /** The INLET_DATABASE_URL of a data folder (its database made on first call); null on SQLite. */
 export async function databaseUrl(dataDir) {
   if (!ON_POSTGRES) return null;
