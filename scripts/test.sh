@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every suite `make test` owns and ends with one line: "N passed, N failed".
 #   C unit tests (cmocka) on the normal and the ASan+UBSan build;
-#   black-box tests (node --test, real binary over real sockets) on both builds;
+#   black-box tests (node --test, real binary over real sockets) on both builds,
+#   and once more on the normal build with every store in PostgreSQL ("e2e-pg",
+#   INLET_TEST_BACKEND=postgres: a throwaway server per test file);
 #   browser tests (playwright-core + Debian's chromium) on the normal build.
-# Suites can be narrowed with SUITES="unit e2e browser".
+# Suites can be narrowed with SUITES="unit e2e e2e-pg browser".
 set -u
 cd "$(dirname "$0")/.."
 
-suites=${SUITES:-"unit e2e browser"}
+suites=${SUITES:-"unit e2e e2e-pg browser"}
 pass=0
 fail=0
 failed_names=()
@@ -39,12 +41,12 @@ if [[ " $suites " == *" unit "* ]]; then
 	done
 fi
 
-node_suite() { # $1 name, $2 binary, rest: paths
+node_suite() { # $1 name, $2 binary, rest: paths; CONCURRENCY (default 2) test files at once
 	local name=$1 bin=$2
 	shift 2
 	local log
 	log=$(mktemp)
-	INLET_BIN=$bin node --test --test-concurrency=2 --test-reporter=spec "$@" >"$log" 2>&1
+	INLET_BIN=$bin node --test --test-concurrency="${CONCURRENCY:-2}" --test-reporter=spec "$@" >"$log" 2>&1
 	local rc=$?
 	local p f
 	p=$(grep -aE '^ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n1)
@@ -58,7 +60,7 @@ node_suite() { # $1 name, $2 binary, rest: paths
 	rm -f "$log"
 }
 
-if [[ " $suites " == *" e2e "* || " $suites " == *" browser "* ]]; then
+if [[ " $suites " == *" e2e "* || " $suites " == *" e2e-pg "* || " $suites " == *" browser "* ]]; then
 	if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
 		npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed"; count 0 1 npm; }
 	fi
@@ -66,6 +68,11 @@ fi
 if [[ " $suites " == *" e2e "* ]]; then
 	node_suite "e2e (build/inlet)" build/inlet tests/e2e/
 	node_suite "e2e (build/asan/inlet)" build/asan/inlet tests/e2e/
+fi
+if [[ " $suites " == *" e2e-pg "* ]]; then
+	# Much of a test's time is spent waiting on PostgreSQL here: a third
+	# file at once keeps the suite's time near the SQLite one on 2 cores.
+	INLET_TEST_BACKEND=postgres CONCURRENCY=3 node_suite "e2e-pg (build/inlet)" build/inlet tests/e2e/
 fi
 if [[ " $suites " == *" browser "* ]]; then
 	node_suite "browser" build/inlet tests/browser/

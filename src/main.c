@@ -649,7 +649,16 @@ static int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "inlet: %s exists; back up into a new folder\n", out);
 		return 1;
 	}
-	rc = backup_run(cfg.data_dir, out, with_key, &st, backup_progress, &tty);
+	{
+		struct backup_server servers[CONFIG_SHARD_SERVERS];
+		struct backup_opts bo = { .with_key = with_key, .db_url = cfg.database_url, .servers = servers,
+					  .nservers = cfg.database_url ? cfg.nshard_servers : 0,
+					  .pg_dump = cfg.pg_dump };
+
+		for (unsigned i = 0; i < cfg.nshard_servers; i++)
+			servers[i] = (struct backup_server){ cfg.shard_servers[i].name, cfg.shard_servers[i].url };
+		rc = backup_run(cfg.data_dir, out, &bo, &st, backup_progress, &tty);
+	}
 	if (tty)
 		printf("\n");
 	if (rc) {
@@ -870,12 +879,13 @@ static int cmd_jobs(int argc, char **argv)
 	if (strcmp(verb, "list") == 0 ? optind != argc : optind != argc - 1)
 		return usage_error(usage_jobs, strcmp(verb, "list") == 0 ? "list takes no JOB_ID" : "one JOB_ID");
 	snprintf(path, sizeof(path), "%s/jobs.db", cfg.data_dir);
-	if (access(path, F_OK) != 0) {
+	if (!cfg.database_url && access(path, F_OK) != 0) {
 		fprintf(stderr, "inlet: %s has no job queue yet\n", cfg.data_dir);
 		return 1;
 	}
-	if ((rc = queue_open(&q, path))) {
-		fprintf(stderr, "inlet: cannot open %s: %s\n", path, inlet_strerror(rc));
+	if ((rc = app_open_queue(&cfg, &q))) {
+		fprintf(stderr, "inlet: cannot open the job queue%s%s: %s\n", cfg.database_url ? "" : " ",
+			cfg.database_url ? "" : path, inlet_strerror(rc));
 		return 1;
 	}
 	if (strcmp(verb, "list") != 0) {

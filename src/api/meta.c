@@ -55,6 +55,16 @@ void api_healthz(struct http_req *r)
 	 * it is reported, never a reason for a 503. */
 	if (app->ch)
 		json_object_object_add(o, "clickhouse", json_object_new_string(ch_ping(app->ch) ? "down" : "ok"));
+	{
+		/* The engine the stores are on, and whether it answers: the
+		 * tenant read above went to it (on PostgreSQL every store is a
+		 * schema of the one database). */
+		json_object *db = json_object_new_object();
+
+		json_object_object_add(db, "engine", json_object_new_string(app->cfg.database_url ? "postgres" : "sqlite"));
+		json_object_object_add(db, "status", json_object_new_string(t_rc ? inlet_errname(t_rc) : "ok"));
+		json_object_object_add(o, "database", db);
+	}
 	json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "degraded"));
 	json_object_object_add(o, "stores", stores);
 	/* Shared limits and fan-out; without Redis a node works alone (local

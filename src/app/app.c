@@ -202,10 +202,88 @@ static int open_blobs(struct app *a)
 	return 0;
 }
 
+/* ---- the stores: SQLite files in the data folder, or one PostgreSQL -------
+ * With INLET_DATABASE_URL every store lives in that database, a schema
+ * each ("tenant", "jobs", "shared", "ep_<endpoint>"), and the data folder
+ * keeps only the master key (and the blobs when they are not in S3): no
+ * store may fall back to a file there, or two nodes would each see their
+ * own. */
+
+static void log_database(const struct config *cfg)
+{
+	char shown[512];
+
+	config_redact_url(cfg->database_url, shown, sizeof(shown));
+	log_msg(LOG_INFO, "database: PostgreSQL at %s", shown);
+}
+
+static int open_tenant(struct app *a)
+{
+	const struct config *cfg = &a->cfg;
+	char path[PATH_MAX + 16];
+	int rc;
+
+	if (cfg->database_url) {
+		log_database(cfg);
+		if ((rc = tenant_open_target(&a->tenant, cfg->database_url, "tenant")))
+			log_msg(LOG_ERROR, "cannot open the tenant store in INLET_DATABASE_URL: %s",
+				inlet_strerror(rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/tenant.db", cfg->data_dir);
+	return tenant_open(&a->tenant, path);
+}
+
+int app_open_queue(const struct config *cfg, struct queue **out)
+{
+	char path[PATH_MAX + 16];
+	int rc;
+
+	if (cfg->database_url) {
+		if ((rc = queue_open_target(out, cfg->database_url, "jobs")))
+			log_msg(LOG_ERROR, "cannot open the job queue in INLET_DATABASE_URL: %s", inlet_strerror(rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/jobs.db", cfg->data_dir);
+	return queue_open(out, path);
+}
+
+static int open_submissions(struct app *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct shard_server servers[CONFIG_SHARD_SERVERS];
+	/* Dedicated stores go where the shared one is: schemas "ep_<pid>" of
+	 * INLET_DATABASE_URL (or of an INLET_SHARD_SERVERS server), else
+	 * files DATA/submissions/ep-<pid>.db. */
+	struct shards_config sc = { .threshold = (int64_t)cfg->shard_threshold, .batch = cfg->move_batch,
+				    .pause_ms = (int)cfg->move_pause_ms, .db_url = cfg->database_url,
+				    .servers = servers, .nservers = cfg->nshard_servers,
+				    .move_to = cfg->shard_move_to };
+	char path[PATH_MAX + 32];
+	int rc;
+
+	for (unsigned i = 0; i < cfg->nshard_servers; i++)
+		servers[i] = (struct shard_server){ cfg->shard_servers[i].name, cfg->shard_servers[i].url };
+	if (cfg->database_url) {
+		if ((rc = substore_open_target(&a->shared, cfg->database_url, "shared", "shared"))) {
+			log_msg(LOG_ERROR, "cannot open the submission store in INLET_DATABASE_URL: %s",
+				inlet_strerror(rc));
+			return rc;
+		}
+	} else {
+		snprintf(path, sizeof(path), "%s/submissions", cfg->data_dir);
+		if ((rc = ensure_dir(path)))
+			return rc;
+		snprintf(path, sizeof(path), "%s/submissions/shared.db", cfg->data_dir);
+		if ((rc = substore_open(&a->shared, path, "shared")))
+			return rc;
+	}
+	return shards_open(&a->shards, a->tenant, cfg->data_dir, a->shared, &sc);
+}
+
 int app_open(struct app **out, const struct config *cfg, int full)
 {
 	struct app *a = xcalloc(1, sizeof(*a));
-	char path[PATH_MAX + 64];
 	uint8_t idkey[32];
 	int rc;
 
@@ -226,24 +304,12 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	vault_derive(a->vault, "csrf", idkey);
 	a->csrf_mac = vault_mac_create(idkey, sizeof(idkey));
 	secure_wipe(idkey, sizeof(idkey));
-	snprintf(path, sizeof(path), "%s/tenant.db", cfg->data_dir);
-	if ((rc = tenant_open(&a->tenant, path)))
+	if ((rc = open_tenant(a)))
 		goto out;
 	if (!full)
 		goto out;
-	snprintf(path, sizeof(path), "%s/submissions", cfg->data_dir);
-	if ((rc = ensure_dir(path)))
+	if ((rc = open_submissions(a)))
 		goto out;
-	snprintf(path, sizeof(path), "%s/submissions/shared.db", cfg->data_dir);
-	if ((rc = substore_open(&a->shared, path, "shared")))
-		goto out;
-	{
-		struct shards_config sc = { .threshold = (int64_t)cfg->shard_threshold,
-					    .batch = cfg->move_batch, .pause_ms = (int)cfg->move_pause_ms };
-
-		if ((rc = shards_open(&a->shards, a->tenant, cfg->data_dir, a->shared, &sc)))
-			goto out;
-	}
 	if ((rc = open_blobs(a)))
 		goto out;
 	a->endpoints = ep_cache_create(a->tenant, 10000, (int64_t)cfg->endpoint_cache_ttl_ms);
@@ -262,8 +328,7 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	a->dicts = evdicts_create(a);
 	if ((rc = live_create(&a->live, cfg->live_ring, cfg->streams_per_account, cfg->stream_ping_ms)))
 		goto out;
-	snprintf(path, sizeof(path), "%s/jobs.db", cfg->data_dir);
-	if ((rc = queue_open(&a->queue, path)))
+	if ((rc = app_open_queue(cfg, &a->queue)))
 		goto out;
 	a->webhook_allow = xcalloc(1, sizeof(*a->webhook_allow));
 	if ((rc = webhook_allowlist_parse(getenv("INLET_WEBHOOK_ALLOW"), a->webhook_allow))) {

@@ -4,8 +4,11 @@
  *   DATA/master.key              the master key (unless INLET_MASTER_KEY)
  *   DATA/tenant.db               accounts, users, keys, endpoints
  *   DATA/submissions/shared.db   sealed submissions of every endpoint
+ *   DATA/jobs.db                 the job queue
  *   DATA/blobs/<endpoint>/...    sealed files (or, with INLET_S3_BUCKET,
- *                                objects <endpoint>/... in that bucket) */
+ *                                objects <endpoint>/... in that bucket)
+ * With INLET_DATABASE_URL no .db file is made: the stores are schemas of
+ * that PostgreSQL database (tenant, jobs, shared, ep_<endpoint>). */
 #ifndef INLET_APP_APP_H
 #define INLET_APP_APP_H
 
@@ -70,6 +73,10 @@ struct app {
 /* Opens the data folder (creating it). full = 0 opens only what the CLI
  * needs (tenant store and vault). */
 int app_open(struct app **out, const struct config *cfg, int full);
+/* Opens the job queue the config names (DATA/jobs.db or the "jobs"
+ * schema of INLET_DATABASE_URL), for the app and for `inlet jobs`. */
+struct queue;
+int app_open_queue(const struct config *cfg, struct queue **out);
 /* Flushes writers and closes everything. Accepts NULL. */
 void app_close(struct app *a);
 

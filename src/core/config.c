@@ -123,6 +123,74 @@ static int env_str(const char *name, char *out, size_t size, char *err, size_t e
 	return 0;
 }
 
+static int server_name_ok(const char *s, size_t n)
+{
+	return n > 0 && n < sizeof(((struct config_server *)0)->name) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") >= n;
+}
+
+/* INLET_SHARD_SERVERS="name=postgres://...;name2=postgres://..." and
+ * INLET_SHARD_MOVE_TO=name. The URLs stay in memory only: the shard map
+ * stores "<name>:<schema>". */
+static int shard_servers_from_env(struct config *c, char *err, size_t errsize)
+{
+	const char *v = getenv("INLET_SHARD_SERVERS"), *p;
+	int rc;
+
+	for (p = v && *v ? v : ""; *p;) {
+		size_t len = strcspn(p, ";"), nlen = strcspn(p, "=");
+		struct config_server *sv;
+
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		if (nlen >= len || !server_name_ok(p, nlen) || (nlen == 4 && strncmp(p, "main", 4) == 0)) {
+			snprintf(err, errsize, "INLET_SHARD_SERVERS must be name=postgres://...;... with names of"
+					       " 1 to 31 of [a-z0-9_] (not \"main\")");
+			return INLET_EINVAL;
+		}
+		if (c->nshard_servers == CONFIG_SHARD_SERVERS) {
+			snprintf(err, errsize, "INLET_SHARD_SERVERS names more than %d servers", CONFIG_SHARD_SERVERS);
+			return INLET_EINVAL;
+		}
+		sv = &c->shard_servers[c->nshard_servers];
+		if (len - nlen - 1 >= sizeof(sv->url) ||
+		    (strncmp(p + nlen + 1, "postgres://", 11) != 0 && strncmp(p + nlen + 1, "postgresql://", 13) != 0)) {
+			snprintf(err, errsize, "INLET_SHARD_SERVERS: the server %.*s needs a postgres:// URL"
+					       " (of at most %zu bytes)", (int)nlen, p, sizeof(sv->url) - 1);
+			return INLET_EINVAL;
+		}
+		for (unsigned i = 0; i < c->nshard_servers; i++) {
+			if (strlen(c->shard_servers[i].name) == nlen && strncmp(c->shard_servers[i].name, p, nlen) == 0) {
+				snprintf(err, errsize, "INLET_SHARD_SERVERS names %.*s twice", (int)nlen, p);
+				return INLET_EINVAL;
+			}
+		}
+		memcpy(sv->name, p, nlen);
+		sv->name[nlen] = '\0';
+		memcpy(sv->url, p + nlen + 1, len - nlen - 1);
+		sv->url[len - nlen - 1] = '\0';
+		c->nshard_servers++;
+		p += len;
+	}
+	if ((rc = env_str("INLET_SHARD_MOVE_TO", c->shard_move_to, sizeof(c->shard_move_to), err, errsize)))
+		return rc;
+	if (c->shard_move_to[0] && strcmp(c->shard_move_to, "main") != 0) {
+		unsigned i;
+
+		for (i = 0; i < c->nshard_servers; i++)
+			if (strcmp(c->shard_servers[i].name, c->shard_move_to) == 0)
+				break;
+		if (i == c->nshard_servers) {
+			snprintf(err, errsize, "INLET_SHARD_MOVE_TO names %s, which INLET_SHARD_SERVERS does not",
+				 c->shard_move_to);
+			return INLET_EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* INLET_S3_*: only whether what must go together is there; blob_s3_open
  * checks the values themselves. */
 static int s3_from_env(struct config *c, char *err, size_t errsize)
@@ -194,8 +262,21 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 		}
 		memcpy(c->redis_prefix, v, n + 1);
 	}
+	if ((v = getenv("INLET_PG_DUMP")) && *v)
+		c->pg_dump = v;
 	if ((v = getenv("INLET_CLICKHOUSE_URL")) && *v)
 		c->clickhouse_url = v;
+	/* Only the scheme is checked here; libpq judges the rest when the
+	 * stores connect. Never echoed: it may hold a password. */
+	if ((v = getenv("INLET_DATABASE_URL")) && *v) {
+		if (strncmp(v, "postgres://", 11) && strncmp(v, "postgresql://", 13)) {
+			snprintf(err, errsize, "INLET_DATABASE_URL must be a postgres:// or postgresql:// URL "
+					       "(unset: SQLite files in the data folder)");
+			return INLET_EINVAL;
+		}
+		c->database_url = v;
+	}
+	c->node_id_given = (v = getenv("INLET_NODE_ID")) && *v;
 	rc = rc ? rc : env_uint("INLET_THREADS", &c->threads, 2, 256, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS", &c->max_connections, 16, 1000000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_MAX_CONNECTIONS_PER_IP", &c->max_per_ip, 0, 1000000, err, errsize);
@@ -225,6 +306,7 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_size("INLET_MAX_FIELDS", &c->max_fields, 1, 100000, err, errsize);
 	rc = rc ? rc : env_size("INLET_MAX_FIELD_LENGTH", &c->max_value_len, 16, 16u << 20, err, errsize);
 	rc = rc ? rc : s3_from_env(c, err, errsize);
+	rc = rc ? rc : shard_servers_from_env(c, err, errsize);
 	c->trust_proxy = (int)trust;
 	return rc;
 }
@@ -238,4 +320,41 @@ void config_finish(struct config *c, unsigned bound_port)
 	else
 		snprintf(c->public_url, sizeof(c->public_url), "http://%s:%u",
 			 strcmp(c->listen_host, "0.0.0.0") == 0 ? "127.0.0.1" : c->listen_host, bound_port);
+}
+
+void config_redact_url(const char *url, char *out, size_t size)
+{
+	const char *auth = strstr(url, "://"), *at, *colon, *q;
+	size_t n = 0;
+
+	if (!size)
+		return;
+	out[0] = '\0';
+	auth = auth ? auth + 3 : url;
+	/* The userinfo ends at the last '@' before the path: a password may
+	 * hold an unencoded '@' (libpq takes the last one too). */
+	at = NULL;
+	for (const char *p = auth; *p && *p != '/' && *p != '?'; p++)
+		if (*p == '@')
+			at = p;
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon)
+		n = (size_t)snprintf(out, size, "%.*s***%.*s", (int)(colon + 1 - url), url,
+				     (int)strcspn(at, "?"), at);
+	else
+		n = (size_t)snprintf(out, size, "%.*s", (int)strcspn(url, "?"), url);
+	if (n >= size)
+		return;
+	/* Query parameters: password=... hidden, the rest kept. */
+	if ((q = strchr(auth, '?'))) {
+		while (*q && n < size) {
+			size_t len = strcspn(q + 1, "&");
+
+			if (!strncmp(q + 1, "password=", 9))
+				n += (size_t)snprintf(out + n, size - n, "%cpassword=***", *q);
+			else
+				n += (size_t)snprintf(out + n, size - n, "%c%.*s", *q, (int)len, q + 1);
+			q += 1 + len;
+		}
+	}
 }

@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <stddef.h>
 
+#define CONFIG_SHARD_SERVERS 8
+
 struct config {
 	char listen_host[64];     /* INLET_LISTEN host part; default 127.0.0.1 */
 	unsigned listen_port;     /* INLET_LISTEN port part; default 8080 */
@@ -21,12 +23,29 @@ struct config {
 	int trust_proxy;          /* INLET_TRUST_PROXY=N: N proxies of ours in front; the client IP is the
 				   * address N entries from the right of X-Forwarded-For */
 	unsigned node_id;         /* INLET_NODE_ID 0..255, goes into submission ids */
+	int node_id_given;        /* 1: INLET_NODE_ID was set, so a job lease taken under this
+				   * node id is this node's own (a shared queue releases only those) */
+	const char *database_url; /* INLET_DATABASE_URL, postgres[ql]://...: every store in that
+				   * PostgreSQL database (one schema each) instead of SQLite files
+				   * in the data folder; NULL: SQLite. May hold a password: log it
+				   * only through config_redact_url */
 	size_t key_cache;         /* INLET_KEY_CACHE; unwrapped data keys kept, default 1024 */
 	size_t shard_threshold;   /* INLET_SHARD_THRESHOLD; an endpoint past this many submissions
 				   * moves to a database of its own; 0 = never. Default 10,000 */
 	size_t move_batch;        /* INLET_MOVE_BATCH; rows per copy step of a move, default 2,000 */
 	size_t move_pause_ms;     /* INLET_MOVE_PAUSE_MS; pause between copy steps, to leave
 				   * room for live ingest on a busy disk; default 0 */
+	/* PostgreSQL. */
+	struct config_server {
+		char name[32];    /* [a-z0-9_]{1,31} */
+		char url[512];    /* postgres://... */
+	} shard_servers[CONFIG_SHARD_SERVERS]; /* INLET_SHARD_SERVERS="name=postgres://...;name2=..."
+				   * other servers dedicated stores may live on */
+	unsigned nshard_servers;
+	const char *pg_dump;      /* INLET_PG_DUMP; the pg_dump `inlet backup` runs, NULL: found on PATH
+				   * or in /usr/lib/postgresql/<newest>/bin */
+	char shard_move_to[32];   /* INLET_SHARD_MOVE_TO; the server new moves go to: "" (main) or a name
+				   * of shard_servers */
 	unsigned jobs_fast;       /* INLET_JOBS_FAST; worker threads of the fast lane, default 2 */
 	unsigned jobs_slow;       /* INLET_JOBS_SLOW; worker threads of the slow lane, default 1 */
 	size_t webhook_timeout_ms; /* INLET_WEBHOOK_TIMEOUT_MS; one delivery attempt, default 10 s */
@@ -77,5 +96,9 @@ int config_from_env(struct config *c, char *err, size_t errsize);
 int config_set_listen(struct config *c, const char *hostport);
 /* Fills public_url from listen when unset, using the bound port. */
 void config_finish(struct config *c, unsigned bound_port);
+/* url with the password of its userinfo (user:PASSWORD@) and any password=
+ * query parameter replaced by ***, into out (cut to size, NUL-terminated):
+ * what a log line may show of INLET_DATABASE_URL. */
+void config_redact_url(const char *url, char *out, size_t size);
 
 #endif

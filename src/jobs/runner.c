@@ -49,6 +49,12 @@ struct runner {
 	unsigned nthreads;
 	pthread_t drainer;
 	int drainer_started;
+	/* The lease owner this process claims under, the part of every worker
+	 * id before its '/': "node<INLET_NODE_ID>" when that is set, else
+	 * "proc-<random>" (a start then knows no predecessor of its own).
+	 * Written once before the workers start. */
+	char owner[QUEUE_OWNER_MAX + 1];
+	char token[17];   /* random per process: worker ids unique across hosts */
 };
 
 /* ---- handlers ------------------------------------------------------------- */
@@ -188,9 +194,10 @@ static void *worker_main(void *arg)
 	struct worker_arg *wa = arg;
 	struct runner *r = wa->r;
 	const int64_t leases[QUEUE_NLANES] = LEASE_MS;
-	char worker[64];
+	char worker[QUEUE_OWNER_MAX + 64];
 
-	snprintf(worker, sizeof(worker), "%s-%d-%u", queue_lane_name(wa->lane), (int)getpid(), wa->n);
+	snprintf(worker, sizeof(worker), "%s/%s:%s-%d-%u", r->owner, r->token, queue_lane_name(wa->lane),
+		 (int)getpid(), wa->n);
 	for (;;) {
 		struct arena *a = arena_create(4096);
 		struct queue_job job;
@@ -386,11 +393,27 @@ int runner_start(struct app *app, struct queue *q, unsigned fast, unsigned slow,
 	h.ctx = r;
 	queue_set_hooks(q, &h);
 	{
-		/* Jobs the last process held when it died: theirs again now,
-		 * not when their leases would have run out. */
-		int64_t n = 0;
+		uint8_t rnd[8];
 
-		if (queue_release_all(q, now_ms(), &n) == 0 && n)
+		rand_bytes(rnd, sizeof(rnd));
+		hex_encode(r->token, rnd, sizeof(rnd));
+		if (app->cfg.node_id_given)
+			snprintf(r->owner, sizeof(r->owner), "node%u", app->cfg.node_id);
+		else
+			snprintf(r->owner, sizeof(r->owner), "proc-%.8s", r->token);
+	}
+	{
+		/* Jobs the last process held when it died: theirs again now,
+		 * not when their leases would have run out. In a data folder
+		 * the server holds serve.lock, so every running job was its
+		 * predecessor's; a shared PostgreSQL queue has other nodes'
+		 * running jobs too, so only this node id's are taken back, and
+		 * without a node id none (they come back as leases run out). */
+		int64_t n = 0;
+		int rc = !app->cfg.database_url ? queue_release_all(q, now_ms(), &n)
+			 : app->cfg.node_id_given ? queue_release_owner(q, r->owner, now_ms(), &n) : 0;
+
+		if (rc == 0 && n)
 			log_msg(LOG_INFO, "jobs: %lld left running by the last process queued again", (long long)n);
 	}
 	/* Moves of busy endpoints run on the slow lane from now on. */

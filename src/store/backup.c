@@ -3,15 +3,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/alloc.h"
 #include "store/db.h"
+#include "store/sql.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -127,26 +132,168 @@ static int copy_tree(const char *from, const char *to, struct backup_stats *st,
  * whether a move cut over while the copies were taken. */
 static int locations(const char *tenant_path, char *out, size_t size)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct sql_conn *c = NULL;
+	struct sql_stmt *st = NULL;
 	size_t o = 0;
 	int rc;
 
 	out[0] = '\0';
-	if ((rc = db_open(tenant_path, 1, &db)))
+	if ((rc = sql_open(tenant_path, SQL_READONLY, &c)))
 		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT id, location FROM endpoints WHERE location<>'shared' ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = INLET_EDB;
+	if ((rc = sql_prepare(c, "SELECT id, location FROM endpoints WHERE location<>'shared' ORDER BY id", &st)))
 		goto out;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW && o + 200 < size)
-		o += (size_t)snprintf(out + o, size - o, "%lld=%s;", (long long)sqlite3_column_int64(st, 0),
-				      (const char *)sqlite3_column_text(st, 1));
+	while ((rc = sql_step(st)) == SQL_ROW && o + 200 < size)
+		o += (size_t)snprintf(out + o, size - o, "%lld=%s;", (long long)sql_column_int64(st, 0),
+				      sql_column_text(st, 1, NULL));
+	rc = rc < 0 ? rc : 0;
 out:
-	sqlite3_finalize(st);
-	db_close(db);
+	if (rc)
+		log_msg(LOG_ERROR, "backup: reading the shard map of %s: %s", tenant_path, sql_errmsg(c));
+	sql_finalize(st);
+	sql_close(c);
 	return rc;
+}
+
+/* ---- PostgreSQL ---------------------------------------------------------- */
+
+static int executable(const char *p)
+{
+	return access(p, X_OK) == 0;
+}
+
+/* pg_dump: on PATH, else the newest /usr/lib/postgresql/<version>/bin
+ * (Debian's postgresql-client puts it there). */
+static int find_pg_dump(char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+	glob_t g;
+	int found = 0;
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		if (n && (size_t)snprintf(out, size, "%.*s/pg_dump", (int)n, path) < size && executable(out))
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	if (glob("/usr/lib/postgresql/*/bin/pg_dump", 0, NULL, &g) == 0) {
+		int best = -1;
+
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			int v = atoi(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"));
+
+			if (v > best && executable(g.gl_pathv[i])) {
+				best = v;
+				snprintf(out, size, "%s", g.gl_pathv[i]);
+				found = 1;
+			}
+		}
+		globfree(&g);
+	}
+	return found;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Splits the password out of a postgres:// URL, so that it reaches pg_dump
+ * through its environment (PGPASSWORD) rather than its command line, which
+ * every user of the machine can read. */
+static void split_password(const char *url, char *bare, size_t bsize, char *pass, size_t psize)
+{
+	const char *auth = strstr(url, "://"), *at, *colon, *end;
+	size_t o = 0;
+
+	pass[0] = '\0';
+	snprintf(bare, bsize, "%s", url);
+	if (!auth)
+		return;
+	auth += 3;
+	end = auth + strcspn(auth, "/?");
+	at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at || !(colon = memchr(auth, ':', (size_t)(at - auth))))
+		return;
+	for (const char *p = colon + 1; p < at && o + 1 < psize; p++) {
+		if (*p == '%' && p + 2 < at && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+			pass[o++] = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+			p += 2;
+		} else {
+			pass[o++] = *p;
+		}
+	}
+	pass[o] = '\0';
+	snprintf(bare, bsize, "%.*s%s", (int)(colon - url), url, at);
+}
+
+/* Runs pg_dump --format=custom of url into file. */
+static int pg_dump_to(const char *pg_dump, const char *url, const char *file, struct backup_stats *st)
+{
+	char bare[2048], pass[512], fileopt[PATH_MAX + 16];
+	const char *argv[] = { pg_dump, "--format=custom", "--no-password", fileopt, "--dbname", bare, NULL };
+	struct stat sb;
+	pid_t pid;
+	int status = 0;
+
+	split_password(url, bare, sizeof(bare), pass, sizeof(pass));
+	snprintf(fileopt, sizeof(fileopt), "--file=%s", file);
+	pid = fork();
+	if (pid < 0)
+		return INLET_EIO;
+	if (pid == 0) {
+		if (pass[0])
+			setenv("PGPASSWORD", pass, 1);
+		execv(pg_dump, (char *const *)argv);
+		_exit(127);
+	}
+	secure_wipe(pass, sizeof(pass));
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return INLET_EIO;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_msg(LOG_ERROR, "backup: %s failed (exit %d) for %s", pg_dump,
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1, file);
+		return INLET_EIO;
+	}
+	if (stat(file, &sb) == 0)
+		st->db_bytes += (int64_t)sb.st_size;
+	st->databases++;
+	return 0;
+}
+
+static int backup_pg(const char *out_dir, const struct backup_opts *o, struct backup_stats *st,
+		     void (*progress)(void *, const struct backup_stats *), void *ctx)
+{
+	char pg_dump[PATH_MAX], file[PATH_MAX];
+	int rc;
+
+	if (o->pg_dump && *o->pg_dump)
+		snprintf(pg_dump, sizeof(pg_dump), "%s", o->pg_dump);
+	if ((o->pg_dump && *o->pg_dump) ? !executable(pg_dump) : !find_pg_dump(pg_dump, sizeof(pg_dump))) {
+		log_msg(LOG_ERROR, "backup: no pg_dump %s%s (install postgresql-client, of the server's version or newer)",
+			o->pg_dump && *o->pg_dump ? "at " : "on PATH or in /usr/lib/postgresql/*/bin",
+			o->pg_dump && *o->pg_dump ? o->pg_dump : "");
+		return INLET_ENOTFOUND;
+	}
+	/* The main database first: its shard map then never names a store
+	 * the dumps of the other servers, taken after, lack the rows of. */
+	snprintf(file, sizeof(file), "%s/database.dump", out_dir);
+	if ((rc = pg_dump_to(pg_dump, o->db_url, file, st)))
+		return rc;
+	if (progress)
+		progress(ctx, st);
+	for (size_t i = 0; i < o->nservers; i++) {
+		snprintf(file, sizeof(file), "%s/server-%s.dump", out_dir, o->servers[i].name);
+		if ((rc = pg_dump_to(pg_dump, o->servers[i].url, file, st)))
+			return rc;
+		if (progress)
+			progress(ctx, st);
+	}
+	return 0;
 }
 
 static int copy_submissions(const char *data_dir, const char *out_dir, struct backup_stats *st,
@@ -173,8 +320,8 @@ static int copy_submissions(const char *data_dir, const char *out_dir, struct ba
 	return rc;
 }
 
-int backup_run(const char *data_dir, const char *out_dir, int with_key, struct backup_stats *st,
-	       void (*progress)(void *ctx, const struct backup_stats *st), void *ctx)
+int backup_run(const char *data_dir, const char *out_dir, const struct backup_opts *opts,
+	       struct backup_stats *st, void (*progress)(void *ctx, const struct backup_stats *st), void *ctx)
 {
 	char a[PATH_MAX], b[PATH_MAX], before[8192], after[8192];
 	int64_t ignored = 0;
@@ -183,6 +330,11 @@ int backup_run(const char *data_dir, const char *out_dir, int with_key, struct b
 	memset(st, 0, sizeof(*st));
 	if (mkdir(out_dir, 0700) && errno != EEXIST)
 		return INLET_EIO;
+	if (opts->db_url) {
+		if ((rc = backup_pg(out_dir, opts, st, progress, ctx)))
+			return rc;
+		goto blobs;
+	}
 	snprintf(a, sizeof(a), "%s/submissions", out_dir);
 	if (mkdir(a, 0700) && errno != EEXIST)
 		return INLET_EIO;
@@ -212,11 +364,12 @@ int backup_run(const char *data_dir, const char *out_dir, int with_key, struct b
 		return rc;
 	if (progress)
 		progress(ctx, st);
+blobs:
 	snprintf(a, sizeof(a), "%s/blobs", data_dir);
 	snprintf(b, sizeof(b), "%s/blobs", out_dir);
 	if ((rc = copy_tree(a, b, st, progress, ctx)))
 		return rc;
-	if (!with_key)
+	if (!opts->with_key)
 		return 0;
 	snprintf(a, sizeof(a), "%s/master.key", data_dir);
 	snprintf(b, sizeof(b), "%s/master.key", out_dir);

@@ -1,4 +1,4 @@
-/* A consistent copy of a data folder, taken while it serves: every
+/* SQLite: a consistent copy of a data folder, taken while it serves: every
  * database (tenant, shared, and each endpoint's own) through SQLite's
  * online backup (the submission databases, then the shard map, again if a
  * move cut over meanwhile), then the sealed blobs; the master key file only
@@ -8,10 +8,17 @@
  * store whatever the layout (which endpoints live where). Blobs are
  * immutable once written, so copying them after the databases can only
  * bring files no row refers to yet (harmless), never miss one a copied row
- * names. */
+ * names.
+ * PostgreSQL (opts->db_url): `pg_dump --format=custom` of the database
+ * into OUT/database.dump (every schema from one snapshot, so the shard map
+ * needs no second look; restore with pg_restore into an empty database),
+ * then each extra shard server into OUT/server-<name>.dump, after the main
+ * one (a move that cuts over in between leaves its rows in both, never in
+ * neither), then the blobs and the key as above. */
 #ifndef INLET_STORE_BACKUP_H
 #define INLET_STORE_BACKUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct backup_stats {
@@ -21,9 +28,22 @@ struct backup_stats {
 	int64_t blob_bytes;
 };
 
+struct backup_server {
+	const char *name, *url;
+};
+
+struct backup_opts {
+	int with_key;
+	const char *db_url;   /* NULL: the stores are SQLite files under data_dir */
+	const struct backup_server *servers; /* other PostgreSQL servers holding dedicated stores */
+	size_t nservers;
+	const char *pg_dump;  /* NULL: pg_dump on PATH, else /usr/lib/postgresql/<newest>/bin */
+};
+
 /* out must not exist yet, or be an empty folder. progress (may be NULL)
- * is called after each database and every 1,000 blobs. */
-int backup_run(const char *data_dir, const char *out_dir, int with_key, struct backup_stats *st,
-	       void (*progress)(void *ctx, const struct backup_stats *st), void *ctx);
+ * is called after each database and every 1,000 blobs. On PostgreSQL
+ * without a pg_dump, INLET_ENOTFOUND (logged: install postgresql-client). */
+int backup_run(const char *data_dir, const char *out_dir, const struct backup_opts *opts,
+	       struct backup_stats *st, void (*progress)(void *ctx, const struct backup_stats *st), void *ctx);
 
 #endif

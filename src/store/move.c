@@ -1,5 +1,6 @@
 #include "store/move.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,43 +9,62 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "store/db.h"
 #include "store/subs_int.h"
 #include "store/sql.h"
 #include "store/writer.h"
 
-/* The endpoint's own rows, copied by scan and log: submissions for a form,
- * events for an events endpoint. Rows travel as SQLite values, so one copy
- * serves both tables (their schemas are the same in source and target). */
+/* Every table a move copies, with its columns and their kinds, so rows
+ * travel between engines as plain values: 'i' an integer, 'b' a blob, 't'
+ * a text (a NULL stays NULL whatever the kind). The stores' schemas are the
+ * same in source and target. */
 struct move_table {
 	const char *name;
 	const char *cols;
-	int ncols;
+	const char *kinds;
+	const char *key;   /* the primary key, for the upsert on PostgreSQL */
+	const char *where; /* which rows are the endpoint's (?1) */
 };
 
+/* The endpoint's own rows, copied by scan and log: submissions for a form,
+ * events for an events endpoint. */
 static const struct move_table tables[2] = {
-	{ "submissions", "id,endpoint_id,status,key_version,nfiles,sealed,status_ms", 7 },
-	{ "events", "id,endpoint_id,issue_id,key_version,dict_id,sealed", 6 },
+	{ "submissions", "id,endpoint_id,status,key_version,nfiles,sealed,status_ms", "iiiiibi", "id", NULL },
+	{ "events", "id,endpoint_id,issue_id,key_version,dict_id,sealed", "iiiiib", "id", NULL },
 };
 
 /* An events endpoint's other tables: small next to its events, and
  * changed by every event (counters, hours, sessions), so they are copied
- * whole in the cutover, alone on the source's writer. Each: the table and
- * which of its rows are the endpoint's (?1). Issues come before the rows
- * that name them. */
-static const struct { const char *table, *where; } aggregates[] = {
-	{ "issues", "endpoint_id=?1" },
-	{ "issue_hours", "issue_id IN (SELECT id FROM issues WHERE endpoint_id=?1)" },
-	{ "issue_sessions", "issue_id IN (SELECT id FROM issues WHERE endpoint_id=?1)" },
-	{ "sessions", "endpoint_id=?1" },
-	{ "session_hours", "endpoint_id=?1" },
-	{ "zdicts", "endpoint_id=?1" },
+ * whole in the cutover, alone on the source's writer. Issues come before
+ * the rows that name them. */
+static const struct move_table aggregates[] = {
+	{ "issues", "id,endpoint_id,fingerprint,state,count,sessions,dropped,first_seen,last_seen,"
+		    "state_changed,key_version,meta,last,search", "iibiiiiiiiibbt", "id", "endpoint_id=?1" },
+	{ "issue_hours", "issue_id,hour,n", "iii", "issue_id,hour",
+	  "issue_id IN (SELECT id FROM issues WHERE endpoint_id=?1)" },
+	{ "issue_sessions", "issue_id,sid,day", "ibi", "issue_id,sid",
+	  "issue_id IN (SELECT id FROM issues WHERE endpoint_id=?1)" },
+	{ "sessions", "endpoint_id,sid,day,hour,errored", "ibiii", "endpoint_id,sid", "endpoint_id=?1" },
+	{ "session_hours", "endpoint_id,hour,sessions,errored,crashed", "iiiii", "endpoint_id,hour",
+	  "endpoint_id=?1" },
+	{ "zdicts", "endpoint_id,dict_id,key_version,sealed,created", "iiibi", "endpoint_id,dict_id",
+	  "endpoint_id=?1" },
 };
 #define NAGG (sizeof(aggregates) / sizeof(*aggregates))
 
+/* "No limit" for a LIMIT parameter: PostgreSQL refuses SQLite's -1. */
+#define NO_LIMIT INT32_MAX
+
+/* One copied value; kind 0 is NULL. Bytes live in the copy's arena. */
+struct val {
+	char kind;
+	int64_t i;
+	const void *p;
+	size_t n;
+};
+
 /* Rows of one table as copied values, ncols per row. */
 struct rowset {
-	sqlite3_value **v;
+	struct val *v;
 	size_t nrows, cap; /* cap in values */
 	int ncols;
 };
@@ -61,9 +81,11 @@ struct copy_set {
 	int with_agg;
 };
 
-static int add_row(struct rowset *rs, sqlite3_stmt *st)
+/* Appends the current row of st, read as t's columns. */
+static void add_row(struct arena *a, const struct move_table *t, struct rowset *rs, struct sql_stmt *st)
 {
 	size_t need = (rs->nrows + 1) * (size_t)rs->ncols;
+	struct val *v;
 
 	if (need > rs->cap) {
 		rs->cap = rs->cap ? 2 * rs->cap : 64 * (size_t)rs->ncols;
@@ -71,17 +93,28 @@ static int add_row(struct rowset *rs, sqlite3_stmt *st)
 			rs->cap = need;
 		rs->v = xrealloc(rs->v, rs->cap * sizeof(*rs->v));
 	}
-	for (int i = 0; i < rs->ncols; i++)
-		if (!(rs->v[rs->nrows * (size_t)rs->ncols + (size_t)i] = sqlite3_value_dup(sqlite3_column_value(st, i))))
-			abort(); /* out of memory */
+	v = rs->v + rs->nrows * (size_t)rs->ncols;
+	for (int i = 0; i < rs->ncols; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		if (sql_column_null(st, i))
+			continue;
+		v[i].kind = t->kinds[i];
+		if (v[i].kind == 'i') {
+			v[i].i = sql_column_int64(st, i);
+		} else {
+			const void *p = v[i].kind == 'b' ? sql_column_blob(st, i, &v[i].n)
+							  : (const void *)sql_column_text(st, i, &v[i].n);
+
+			/* A blob of 0 bytes still needs a non-NULL pointer to
+			 * stay a blob rather than become NULL. */
+			v[i].p = arena_memdup(a, p ? p : "", v[i].n);
+		}
+	}
 	rs->nrows++;
-	return 0;
 }
 
 static void rowset_free(struct rowset *rs)
 {
-	for (size_t i = 0; i < rs->nrows * (size_t)rs->ncols; i++)
-		sqlite3_value_free(rs->v[i]);
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
 }
@@ -99,92 +132,103 @@ static void add_del(struct arena *a, struct copy_set *c, int64_t id)
 	c->dels[c->ndels++] = id;
 }
 
-/* Reads, from db (the source), rows past scan_done and then log entries
+static int ncols_of(const struct move_table *t)
+{
+	return (int)strlen(t->kinds);
+}
+
+/* The engine's failure on c, never 0. */
+static int failed(struct sql_conn *c, int rc, const char *what)
+{
+	log_msg(LOG_ERROR, "move: %s: %s", what, sql_errmsg(c));
+	return rc < 0 ? rc : INLET_EDB;
+}
+
+/* Reads, from conn (the source), rows past scan_done and then log entries
  * past log_done (limit each; 0 = no limit), re-reading each logged row's
  * current state. Rows read later are applied later, so the newest read of
  * a row wins in the target. */
-static int read_changes(sqlite3 *db, struct arena *a, int64_t endpoint_id, int64_t scan_done,
+static int read_changes(struct sql_conn *conn, struct arena *a, int64_t endpoint_id, int64_t scan_done,
 			int64_t log_done, size_t limit, struct copy_set *c, size_t *nscan, size_t *nlog)
 {
-	sqlite3_stmt *scan = NULL, *logq = NULL, *one = NULL;
-	char *q;
+	struct sql_stmt *scan = NULL, *logq = NULL, *one = NULL;
 	int rc = 0, src;
 
 	*nscan = *nlog = 0;
 	c->scan_done = scan_done;
 	c->log_done = log_done;
-	c->rows.ncols = c->t->ncols;
-	q = arena_printf(a, "SELECT %s FROM %s WHERE endpoint_id=?1 AND id>?2 ORDER BY endpoint_id, id LIMIT ?3",
-			 c->t->cols, c->t->name);
-	if (sqlite3_prepare_v2(db, q, -1, &scan, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT seq,id FROM move_log WHERE endpoint_id=?1 AND seq>?2"
-				   " ORDER BY endpoint_id, seq LIMIT ?3", -1, &logq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, arena_printf(a, "SELECT %s FROM %s WHERE id=?1 AND endpoint_id=?2", c->t->cols,
-						c->t->name), -1, &one, NULL) != SQLITE_OK) {
-		rc = INLET_EDB;
+	c->rows.ncols = ncols_of(c->t);
+	if ((rc = sql_prepare(conn, arena_printf(a, "SELECT %s FROM %s WHERE endpoint_id=?1 AND id>?2"
+						   " ORDER BY endpoint_id, id LIMIT ?3", c->t->cols, c->t->name),
+			      &scan)) ||
+	    (rc = sql_prepare(conn, "SELECT seq,id FROM move_log WHERE endpoint_id=?1 AND seq>?2"
+				    " ORDER BY endpoint_id, seq LIMIT ?3", &logq)) ||
+	    (rc = sql_prepare(conn, arena_printf(a, "SELECT %s FROM %s WHERE id=?1 AND endpoint_id=?2", c->t->cols,
+						 c->t->name), &one))) {
+		rc = failed(conn, rc, "prepare");
 		goto out;
 	}
-	sqlite3_bind_int64(scan, 1, endpoint_id);
-	sqlite3_bind_int64(scan, 2, scan_done);
-	sqlite3_bind_int64(scan, 3, limit ? (int64_t)limit : -1);
-	while ((src = sqlite3_step(scan)) == SQLITE_ROW) {
-		add_row(&c->rows, scan);
-		c->scan_done = sqlite3_column_int64(scan, 0);
+	sql_bind_int64(scan, 1, endpoint_id);
+	sql_bind_int64(scan, 2, scan_done);
+	sql_bind_int64(scan, 3, limit ? (int64_t)limit : NO_LIMIT);
+	while ((src = sql_step(scan)) == SQL_ROW) {
+		add_row(a, c->t, &c->rows, scan);
+		c->scan_done = sql_column_int64(scan, 0);
 		(*nscan)++;
 	}
-	if (src != SQLITE_DONE) {
-		rc = db_rc(db, src) ? db_rc(db, src) : INLET_EDB;
+	if (src < 0) {
+		rc = failed(conn, src, "scan");
 		goto out;
 	}
-	sqlite3_bind_int64(logq, 1, endpoint_id);
-	sqlite3_bind_int64(logq, 2, log_done);
-	sqlite3_bind_int64(logq, 3, limit ? (int64_t)limit : -1);
-	while ((src = sqlite3_step(logq)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(logq, 0), id = sqlite3_column_int64(logq, 1);
+	sql_bind_int64(logq, 1, endpoint_id);
+	sql_bind_int64(logq, 2, log_done);
+	sql_bind_int64(logq, 3, limit ? (int64_t)limit : NO_LIMIT);
+	while ((src = sql_step(logq)) == SQL_ROW) {
+		int64_t seq = sql_column_int64(logq, 0), id = sql_column_int64(logq, 1);
 
-		sqlite3_reset(one);
-		sqlite3_bind_int64(one, 1, id);
-		sqlite3_bind_int64(one, 2, endpoint_id);
-		src = sqlite3_step(one);
-		if (src == SQLITE_ROW)
-			add_row(&c->rows, one);
-		else if (src == SQLITE_DONE)
+		sql_reset(one);
+		sql_bind_int64(one, 1, id);
+		sql_bind_int64(one, 2, endpoint_id);
+		src = sql_step(one);
+		if (src == SQL_ROW)
+			add_row(a, c->t, &c->rows, one);
+		else if (src == SQL_DONE)
 			add_del(a, c, id);
 		else
 			break;
 		c->log_done = seq;
 		(*nlog)++;
 	}
-	if (src != SQLITE_DONE && src != SQLITE_ROW)
-		rc = db_rc(db, src) ? db_rc(db, src) : INLET_EDB;
+	if (src < 0)
+		rc = failed(conn, src, "log");
 out:
-	sqlite3_finalize(scan);
-	sqlite3_finalize(logq);
-	sqlite3_finalize(one);
+	sql_finalize(scan);
+	sql_finalize(logq);
+	sql_finalize(one);
 	return rc;
 }
 
-/* Every aggregate row of the endpoint, from db (the source). */
-static int read_aggregates(sqlite3 *db, struct arena *a, int64_t endpoint_id, struct copy_set *c)
+/* Every aggregate row of the endpoint, from conn (the source). */
+static int read_aggregates(struct sql_conn *conn, struct arena *a, int64_t endpoint_id, struct copy_set *c)
 {
-	int rc = 0, src = SQLITE_DONE;
+	int rc = 0, src;
 
 	c->with_agg = 1;
 	for (size_t i = 0; i < NAGG && !rc; i++) {
-		sqlite3_stmt *st = NULL;
+		struct sql_stmt *st = NULL;
 
-		if (sqlite3_prepare_v2(db, arena_printf(a, "SELECT * FROM %s WHERE %s", aggregates[i].table,
-							aggregates[i].where), -1, &st, NULL) != SQLITE_OK) {
-			rc = INLET_EDB;
+		if ((rc = sql_prepare(conn, arena_printf(a, "SELECT %s FROM %s WHERE %s", aggregates[i].cols,
+							 aggregates[i].name, aggregates[i].where), &st))) {
+			rc = failed(conn, rc, "prepare");
 			break;
 		}
-		c->agg[i].ncols = sqlite3_column_count(st);
-		sqlite3_bind_int64(st, 1, endpoint_id);
-		while ((src = sqlite3_step(st)) == SQLITE_ROW)
-			add_row(&c->agg[i], st);
-		if (src != SQLITE_DONE)
-			rc = db_rc(db, src) ? db_rc(db, src) : INLET_EDB;
-		sqlite3_finalize(st);
+		c->agg[i].ncols = ncols_of(&aggregates[i]);
+		sql_bind_int64(st, 1, endpoint_id);
+		while ((src = sql_step(st)) == SQL_ROW)
+			add_row(a, &aggregates[i], &c->agg[i], st);
+		if (src < 0)
+			rc = failed(conn, src, aggregates[i].name);
+		sql_finalize(st);
 	}
 	return rc;
 }
@@ -197,80 +241,125 @@ struct copy_op {
 	const struct copy_set *c;
 };
 
-static int step_values(sqlite3 *db, sqlite3_stmt *st, sqlite3_value *const *v, int n)
+static int step_values(struct sql_conn *conn, struct sql_stmt *st, const struct val *v, int n)
 {
-	int rc;
+	int rc = 0;
 
-	sqlite3_reset(st);
-	for (int i = 0; i < n; i++)
-		sqlite3_bind_value(st, i + 1, v[i]);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : (db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB);
+	sql_reset(st);
+	for (int i = 0; i < n && !rc; i++) {
+		switch (v[i].kind) {
+		case 'i': rc = sql_bind_int64(st, i + 1, v[i].i); break;
+		case 'b': rc = sql_bind_blob(st, i + 1, v[i].p, v[i].n); break;
+		case 't': rc = sql_bind_text(st, i + 1, v[i].p, v[i].n); break;
+		default: rc = sql_bind_null(st, i + 1); break;
+		}
+	}
+	if (!rc && (rc = sql_step(st)) == SQL_DONE)
+		rc = 0;
+	sql_reset(st);
+	return rc ? failed(conn, rc, "write") : 0;
 }
 
-/* An INSERT OR REPLACE of a whole row of n columns into table. */
-static sqlite3_stmt *insert_stmt(sqlite3 *db, struct arena *a, const char *table, int n)
+/* The statement that writes a whole row of t, replacing the row of the
+ * same key: SQLite's INSERT OR REPLACE as always; PostgreSQL has no such
+ * statement, so an upsert on the key there (each table has no other unique
+ * key a copied row could collide with: issues_fp is per endpoint, and the
+ * endpoint's issues are deleted before they are written again). */
+static char *upsert_text(struct arena *a, struct sql_conn *conn, const struct move_table *t)
 {
-	sqlite3_stmt *st = NULL;
-	char *q = arena_printf(a, "INSERT OR REPLACE INTO %s VALUES(?", table);
+	int n = ncols_of(t);
+	char *q, *set = NULL;
+	const char *col = t->cols;
 
+	if (sql_engine(conn) != SQL_POSTGRES) {
+		q = arena_printf(a, "INSERT OR REPLACE INTO %s(%s) VALUES(?", t->name, t->cols);
+		for (int i = 1; i < n; i++)
+			q = arena_printf(a, "%s,?", q);
+		return arena_printf(a, "%s)", q);
+	}
+	q = arena_printf(a, "INSERT INTO %s(%s) VALUES(?", t->name, t->cols);
 	for (int i = 1; i < n; i++)
 		q = arena_printf(a, "%s,?", q);
-	q = arena_printf(a, "%s)", q);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return NULL;
-	return st;
+	while (*col) {
+		size_t len = strcspn(col, ",");
+		char *name = arena_strndup(a, col, len);
+
+		/* key columns stay as they are */
+		if (!strstr(arena_printf(a, ",%s,", t->key), arena_printf(a, ",%s,", name)))
+			set = arena_printf(a, "%s%s%s=excluded.%s", set ? set : "", set ? "," : "", name, name);
+		col += len + (col[len] == ',');
+	}
+	if (!set)
+		return arena_printf(a, "%s) ON CONFLICT(%s) DO NOTHING", q, t->key);
+	return arena_printf(a, "%s) ON CONFLICT(%s) DO UPDATE SET %s", q, t->key, set);
+}
+
+/* Runs text (?1: the endpoint) for its effect on conn. */
+static int exec_endpoint(struct sql_conn *conn, const char *text, int64_t endpoint_id)
+{
+	struct sql_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sql_prepare(conn, text, &st)))
+		return failed(conn, rc, text);
+	sql_bind_int64(st, 1, endpoint_id);
+	if ((rc = sql_step(st)) == SQL_DONE)
+		rc = 0;
+	else
+		rc = failed(conn, rc, text);
+	sql_finalize(st);
+	return rc;
 }
 
 /* The endpoint's aggregate rows replace whatever the target holds of them
  * (an earlier cutover that did not reach its commit point). */
-static int write_aggregates(sqlite3 *db, struct arena *a, int64_t endpoint_id, const struct copy_set *c)
+static int write_aggregates(struct sql_conn *conn, struct arena *a, int64_t endpoint_id, const struct copy_set *c)
 {
 	int rc = 0;
 
-	for (size_t i = NAGG; i-- > 0 && !rc;) {
-		sqlite3_stmt *st = NULL;
-
-		if (sqlite3_prepare_v2(db, arena_printf(a, "DELETE FROM %s WHERE %s", aggregates[i].table,
-							aggregates[i].where), -1, &st, NULL) != SQLITE_OK)
-			return INLET_EDB;
-		sqlite3_bind_int64(st, 1, endpoint_id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : INLET_EDB;
-		sqlite3_finalize(st);
-	}
+	for (size_t i = NAGG; i-- > 0 && !rc;)
+		rc = exec_endpoint(conn, arena_printf(a, "DELETE FROM %s WHERE %s", aggregates[i].name,
+						      aggregates[i].where), endpoint_id);
 	for (size_t i = 0; i < NAGG && !rc; i++) {
 		const struct rowset *rs = &c->agg[i];
-		sqlite3_stmt *st;
+		struct sql_stmt *st = NULL;
 
 		if (!rs->nrows)
 			continue;
-		if (!(st = insert_stmt(db, a, aggregates[i].table, rs->ncols)))
-			return INLET_EDB;
+		if ((rc = sql_prepare(conn, upsert_text(a, conn, &aggregates[i]), &st)))
+			return failed(conn, rc, "prepare");
 		for (size_t r = 0; r < rs->nrows && !rc; r++)
-			rc = step_values(db, st, rs->v + r * (size_t)rs->ncols, rs->ncols);
-		sqlite3_finalize(st);
+			rc = step_values(conn, st, rs->v + r * (size_t)rs->ncols, rs->ncols);
+		sql_finalize(st);
 	}
 	return rc;
 }
 
+/* Writer slots (store/writer.h: 0..15 are the submission store's); subs.c
+ * has 0..7 and 15. */
+enum {
+	SLOT_INS_SUB = 8,
+	SLOT_DEL_SUB = 9,
+	SLOT_META = 10,
+	SLOT_CLEAN_SUB = 11,
+	SLOT_INS_EV = 12,
+	SLOT_DEL_EV = 13,
+	SLOT_CLEAN_EV = 14,
+};
+
 static int copy_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
-	sqlite3 *db = sql_sqlite_handle(conn);
 	struct copy_op *co = (struct copy_op *)op;
 	const struct copy_set *c = co->c;
 	const int ev = c->t == &tables[1];
 	struct arena *a = arena_create(4096);
-	sqlite3_stmt *ins = writer_stmt(w, ev ? 12 : 8, ev ? "INSERT OR REPLACE INTO events(id,endpoint_id,issue_id,"
-							      "key_version,dict_id,sealed) VALUES(?,?,?,?,?,?)"
-							    : "INSERT OR REPLACE INTO submissions(id,endpoint_id,"
-							      "status,key_version,nfiles,sealed,status_ms)"
-							      " VALUES(?,?,?,?,?,?,?)");
-	sqlite3_stmt *del = writer_stmt(w, ev ? 13 : 9, ev ? "DELETE FROM events WHERE id=? AND endpoint_id=?"
-							  : "DELETE FROM submissions WHERE id=? AND endpoint_id=?");
-	sqlite3_stmt *meta = writer_stmt(w, 10, "INSERT INTO move_meta(endpoint_id,scan_done,log_done,complete)"
-						" VALUES(?1,?2,?3,?4) ON CONFLICT(endpoint_id) DO UPDATE SET"
-						" scan_done=?2, log_done=?3, complete=?4");
+	struct sql_stmt *ins = writer_sql(w, ev ? SLOT_INS_EV : SLOT_INS_SUB, upsert_text(a, conn, c->t));
+	struct sql_stmt *del = writer_sql(w, ev ? SLOT_DEL_EV : SLOT_DEL_SUB,
+					  ev ? "DELETE FROM events WHERE id=? AND endpoint_id=?"
+					     : "DELETE FROM submissions WHERE id=? AND endpoint_id=?");
+	struct sql_stmt *meta = writer_sql(w, SLOT_META, "INSERT INTO move_meta(endpoint_id,scan_done,log_done,complete)"
+							 " VALUES(?1,?2,?3,?4) ON CONFLICT(endpoint_id) DO UPDATE SET"
+							 " scan_done=?2, log_done=?3, complete=?4");
 	int rc = 0;
 
 	if (!ins || !del || !meta) {
@@ -278,41 +367,38 @@ static int copy_apply(struct writer *w, struct sql_conn *conn, struct writer_op 
 		goto out;
 	}
 	for (size_t i = 0; i < c->rows.nrows && !rc; i++)
-		rc = step_values(db, ins, c->rows.v + i * (size_t)c->rows.ncols, c->rows.ncols);
+		rc = step_values(conn, ins, c->rows.v + i * (size_t)c->rows.ncols, c->rows.ncols);
 	for (size_t i = 0; i < c->ndels && !rc; i++) {
-		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, c->dels[i]);
-		sqlite3_bind_int64(del, 2, co->endpoint_id);
-		if ((rc = sqlite3_step(del)) != SQLITE_DONE)
-			rc = db_rc(db, rc) ? db_rc(db, rc) : INLET_EDB;
-		else
+		sql_reset(del);
+		sql_bind_int64(del, 1, c->dels[i]);
+		sql_bind_int64(del, 2, co->endpoint_id);
+		if ((rc = sql_step(del)) == SQL_DONE)
 			rc = 0;
+		else
+			rc = failed(conn, rc, "delete");
 	}
-	sqlite3_reset(del);
+	sql_reset(del);
 	if (!rc && c->with_agg)
-		rc = write_aggregates(db, a, co->endpoint_id, c);
+		rc = write_aggregates(conn, a, co->endpoint_id, c);
 	if (rc)
 		goto out;
-	sqlite3_bind_int64(meta, 1, co->endpoint_id);
-	sqlite3_bind_int64(meta, 2, c->scan_done);
-	sqlite3_bind_int64(meta, 3, c->log_done);
-	sqlite3_bind_int(meta, 4, c->complete);
-	rc = sqlite3_step(meta);
-	sqlite3_reset(meta);
-	if (rc != SQLITE_DONE) {
-		rc = INLET_EDB;
+	sql_bind_int64(meta, 1, co->endpoint_id);
+	sql_bind_int64(meta, 2, c->scan_done);
+	sql_bind_int64(meta, 3, c->log_done);
+	sql_bind_int64(meta, 4, c->complete);
+	rc = sql_step(meta);
+	sql_reset(meta);
+	if (rc != SQL_DONE) {
+		rc = failed(conn, rc, "move_meta");
 		goto out;
 	}
 	rc = 0;
-	if (c->complete) {
+	if (c->complete)
 		/* The target's count starts exact; the writer keeps it from here. */
-		char sql[200];
-
-		snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO endpoint_counts(endpoint_id,total)"
-					   " SELECT %lld, count(*) FROM %s WHERE endpoint_id=%lld",
-			 (long long)co->endpoint_id, c->t->name, (long long)co->endpoint_id);
-		rc = db_exec(db, sql);
-	}
+		rc = exec_endpoint(conn, arena_printf(a, "INSERT INTO endpoint_counts(endpoint_id,total)"
+						      " SELECT CAST(?1 AS INTEGER), count(*) FROM %s WHERE endpoint_id=?1"
+						      " ON CONFLICT(endpoint_id) DO UPDATE SET total=excluded.total",
+						      c->t->name), co->endpoint_id);
 out:
 	arena_destroy(a);
 	return rc;
@@ -336,28 +422,29 @@ static int write_target(struct substore *dst, int64_t endpoint_id, const struct 
 static int read_meta(struct substore *dst, int64_t endpoint_id, int64_t *scan_done, int64_t *log_done,
 		     int *complete)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
+	struct sql_conn *conn;
+	struct sql_stmt *st = NULL;
 	int rc;
 
 	*scan_done = *log_done = 0;
 	*complete = 0;
-	if ((rc = db_pool_acquire(dst->raw_readers, &db)))
+	if ((rc = substore_reader(dst, &conn)))
 		return rc;
-	if (sqlite3_prepare_v2(db, "SELECT scan_done, log_done, complete FROM move_meta WHERE endpoint_id=?",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = INLET_EDB;
+	if ((rc = sql_prepare(conn, "SELECT scan_done, log_done, complete FROM move_meta WHERE endpoint_id=?",
+			      &st))) {
+		rc = failed(conn, rc, "prepare");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, endpoint_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*scan_done = sqlite3_column_int64(st, 0);
-		*log_done = sqlite3_column_int64(st, 1);
-		*complete = sqlite3_column_int(st, 2);
+	sql_bind_int64(st, 1, endpoint_id);
+	if ((rc = sql_step(st)) == SQL_ROW) {
+		*scan_done = sql_column_int64(st, 0);
+		*log_done = sql_column_int64(st, 1);
+		*complete = (int)sql_column_int64(st, 2);
 	}
+	rc = rc < 0 ? failed(conn, rc, "move_meta") : 0;
 out:
-	sqlite3_finalize(st);
-	db_pool_release(dst->raw_readers, db);
+	sql_finalize(st);
+	substore_reader_put(dst, conn);
 	return rc;
 }
 
@@ -379,11 +466,10 @@ struct track_op {
 
 static int track_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
-	sqlite3 *db = sql_sqlite_handle(conn);
 	struct track_op *t = (struct track_op *)op;
 
 	(void)w;
-	(void)db;
+	(void)conn;
 	substore_set_tracked(t->s, t->endpoint_id, t->on);
 	return 0;
 }
@@ -405,7 +491,7 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 	struct copy_set c;
 	int64_t scan_done, log_done;
 	size_t nscan, nlog;
-	sqlite3 *db = NULL;
+	struct sql_conn *conn = NULL;
 	int rc, complete;
 
 	memset(&c, 0, sizeof(c));
@@ -414,10 +500,10 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 	*caught_up = 0;
 	if ((rc = read_meta(dst, endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
-	if ((rc = db_pool_acquire(src->raw_readers, &db)))
+	if ((rc = substore_reader(src, &conn)))
 		goto out;
-	rc = read_changes(db, a, endpoint_id, scan_done, log_done, batch, &c, &nscan, &nlog);
-	db_pool_release(src->raw_readers, db);
+	rc = read_changes(conn, a, endpoint_id, scan_done, log_done, batch, &c, &nscan, &nlog);
+	substore_reader_put(src, conn);
 	if (rc)
 		goto out;
 	if (nscan == 0 && nlog == 0) {
@@ -448,7 +534,6 @@ struct cutover_op {
 
 static int cutover_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
-	sqlite3 *db = sql_sqlite_handle(conn);
 	struct cutover_op *co = (struct cutover_op *)op;
 	struct arena *a = arena_create(1 << 20);
 	struct copy_set c;
@@ -462,9 +547,9 @@ static int cutover_apply(struct writer *w, struct sql_conn *conn, struct writer_
 	/* Alone on the source's writer: what is read here is final. */
 	if ((rc = read_meta(co->dst, co->endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
-	if ((rc = read_changes(db, a, co->endpoint_id, scan_done, log_done, 0, &c, &nscan, &nlog)))
+	if ((rc = read_changes(conn, a, co->endpoint_id, scan_done, log_done, 0, &c, &nscan, &nlog)))
 		goto out;
-	if (co->events && (rc = read_aggregates(db, a, co->endpoint_id, &c)))
+	if (co->events && (rc = read_aggregates(conn, a, co->endpoint_id, &c)))
 		goto out;
 	c.complete = 1;
 	if ((rc = write_target(co->dst, co->endpoint_id, &c)))
@@ -504,49 +589,42 @@ struct cleanup_op {
 
 static int cleanup_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
-	sqlite3 *db = sql_sqlite_handle(conn);
 	struct cleanup_op *c = (struct cleanup_op *)op;
-	sqlite3_stmt *st = c->events ? writer_stmt(w, 14, "DELETE FROM events WHERE rowid IN"
-							  " (SELECT id FROM events WHERE endpoint_id=?1 LIMIT ?2)")
-				     : writer_stmt(w, 11, "DELETE FROM submissions WHERE rowid IN"
-							  " (SELECT id FROM submissions WHERE endpoint_id=?1 LIMIT ?2)");
+	struct sql_stmt *st = c->events ? writer_sql(w, SLOT_CLEAN_EV, "DELETE FROM events WHERE id IN"
+								       " (SELECT id FROM events WHERE endpoint_id=?1 LIMIT ?2)")
+					: writer_sql(w, SLOT_CLEAN_SUB, "DELETE FROM submissions WHERE id IN"
+									" (SELECT id FROM submissions WHERE endpoint_id=?1"
+									" LIMIT ?2)");
 	int rc;
 
 	if (!st)
 		return INLET_EDB;
-	sqlite3_bind_int64(st, 1, c->endpoint_id);
-	sqlite3_bind_int64(st, 2, (int64_t)c->batch);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return INLET_EDB;
-	c->left_any = sqlite3_changes(db) > 0;
+	sql_bind_int64(st, 1, c->endpoint_id);
+	sql_bind_int64(st, 2, (int64_t)c->batch);
+	rc = sql_step(st);
+	c->left_any = rc == SQL_DONE && sql_changes(st) > 0;
+	sql_reset(st);
+	if (rc != SQL_DONE)
+		return failed(conn, rc, "cleanup");
 	if (!c->left_any) {
-		char sql[200];
+		char q[200];
 
 		/* The aggregates of an events endpoint go last, in one step:
 		 * they are small next to its events. */
 		for (size_t i = NAGG; c->events && i-- > 0;) {
-			char *q = sqlite3_mprintf("DELETE FROM %s WHERE %s", aggregates[i].table, aggregates[i].where);
-			sqlite3_stmt *del = NULL;
-
-			rc = sqlite3_prepare_v2(db, q, -1, &del, NULL) == SQLITE_OK ? 0 : INLET_EDB;
-			sqlite3_free(q);
-			if (!rc) {
-				sqlite3_bind_int64(del, 1, c->endpoint_id);
-				rc = sqlite3_step(del) == SQLITE_DONE ? 0 : INLET_EDB;
-			}
-			sqlite3_finalize(del);
-			if (rc)
+			snprintf(q, sizeof(q), "DELETE FROM %s WHERE %s", aggregates[i].name, aggregates[i].where);
+			if ((rc = exec_endpoint(conn, q, c->endpoint_id)))
 				return rc;
 		}
-		/* Gone: its log and count go too, and freed pages go back to
-		 * the file system a slice at a time (auto_vacuum=INCREMENTAL). */
-		snprintf(sql, sizeof(sql), "DELETE FROM move_log WHERE endpoint_id=%lld;"
-					   " DELETE FROM endpoint_counts WHERE endpoint_id=%lld;"
-					   " PRAGMA incremental_vacuum(4096);",
-			 (long long)c->endpoint_id, (long long)c->endpoint_id);
-		return db_exec(db, sql);
+		/* Gone: its log and count go too. */
+		if ((rc = exec_endpoint(conn, "DELETE FROM move_log WHERE endpoint_id=?1", c->endpoint_id)) ||
+		    (rc = exec_endpoint(conn, "DELETE FROM endpoint_counts WHERE endpoint_id=?1", c->endpoint_id)))
+			return rc;
+		/* SQLite: freed pages go back to the file system a slice at a
+		 * time (auto_vacuum=INCREMENTAL). PostgreSQL's autovacuum
+		 * reclaims the space by itself. */
+		if (sql_engine(conn) == SQL_SQLITE)
+			return sql_exec(conn, "PRAGMA incremental_vacuum(4096);");
 	}
 	return 0;
 }

@@ -106,6 +106,9 @@ static const char *const sqls[S__COUNT] = {
 		   " WHERE id=?1",
 	[S_RELEASE] = "UPDATE jobs SET state='queued',lease_until_ms=0,run_at_ms=?1,updated_ms=?1"
 		      " WHERE state='running'",
+	/* ?2 is "<owner>/": the worker ids runner.c gives begin so. */
+	[S_RELEASE_OWNER] = "UPDATE jobs SET state='queued',lease_until_ms=0,run_at_ms=?1,updated_ms=?1"
+			    " WHERE state='running' AND substr(worker,1,length(?2))=?2",
 	/* CASE sees the row as it was: a queued job keeps its attempts. */
 	[S_RETRY] = "UPDATE jobs SET state='queued',"
 		    " attempts=CASE WHEN state='queued' THEN attempts ELSE 0 END,"
@@ -938,6 +941,29 @@ int queue_release_all(struct queue *q, int64_t now, int64_t *n)
 	pthread_mutex_lock(&q->lock);
 	if ((st = queue_stmt(q, S_RELEASE))) {
 		sql_bind_int64(st, 1, now);
+		rc = queue_run(st, n);
+	} else {
+		rc = INLET_EDB;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_release_owner(struct queue *q, const char *owner, int64_t now, int64_t *n)
+{
+	char prefix[QUEUE_OWNER_MAX + 2];
+	struct sql_stmt *st;
+	size_t len = owner ? strlen(owner) : 0;
+	int rc;
+
+	*n = 0;
+	if (!TIME_OK(now) || !len || len > QUEUE_OWNER_MAX || strchr(owner, '/') || check_worker(owner))
+		return INLET_EINVAL;
+	snprintf(prefix, sizeof(prefix), "%s/", owner);
+	pthread_mutex_lock(&q->lock);
+	if ((st = queue_stmt(q, S_RELEASE_OWNER))) {
+		sql_bind_int64(st, 1, now);
+		queue_bind_text(st, 2, prefix);
 		rc = queue_run(st, n);
 	} else {
 		rc = INLET_EDB;

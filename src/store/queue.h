@@ -205,6 +205,15 @@ int queue_cancel(struct queue *q, int64_t id);
  * as the queue's only worker (the server holds DATA/serve.lock), whose
  * previous incarnation died holding leases. *n gets how many. */
 int queue_release_all(struct queue *q, int64_t now_ms, int64_t *n);
+/* The same for a queue other processes share (PostgreSQL, several nodes):
+ * only running jobs whose worker id begins with owner and a '/', the
+ * leases of this owner's previous incarnation. Owners must be unique
+ * among live processes (runner.c: "node<INLET_NODE_ID>"), or a start takes
+ * back a live process's jobs (run twice: handlers are idempotent anyway).
+ * owner: 1 to QUEUE_OWNER_MAX printable bytes without '/'; else
+ * INLET_EINVAL. */
+#define QUEUE_OWNER_MAX 64
+int queue_release_owner(struct queue *q, const char *owner, int64_t now_ms, int64_t *n);
 int queue_get(struct queue *q, int64_t id, struct arena *a, struct queue_job *job);
 
 struct queue_filter {

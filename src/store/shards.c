@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "store/move.h"
 #include "store/queue.h"
+#include "store/sql.h"
 #include "store/subs.h"
 #include "store/subs_int.h"
 #include "store/tenant.h"
@@ -35,6 +36,10 @@ struct route {
 struct shards {
 	struct tenant *t;
 	char dir[PATH_MAX];          /* DATA/submissions */
+	char *db_url;                /* NULL: SQLite files under dir; else the main server */
+	struct shard_server *servers; /* heap copies */
+	size_t nservers;
+	char *move_to;               /* NULL: the main server */
 	struct substore *shared;
 	int64_t threshold;
 	size_t batch;
@@ -128,17 +133,92 @@ static void add_route(struct shards *s, int64_t endpoint_id, const char *locatio
 	pthread_rwlock_unlock(&s->lock);
 }
 
+/* The URL of the server a location names ("<server>:<schema>", or a bare
+ * schema on the main server) and the schema; NULL when the server is not
+ * configured (INLET_SHARD_SERVERS lost a name the map still uses). */
+static const char *server_of(struct shards *s, const char *location, char *schema, size_t size)
+{
+	const char *colon = strchr(location, ':');
+
+	snprintf(schema, size, "%s", colon ? colon + 1 : location);
+	if (!colon)
+		return s->db_url;
+	for (size_t i = 0; i < s->nservers; i++)
+		if (strlen(s->servers[i].name) == (size_t)(colon - location) &&
+		    strncmp(s->servers[i].name, location, (size_t)(colon - location)) == 0)
+			return s->servers[i].url;
+	return NULL;
+}
+
 static int open_store(struct shards *s, const char *location, struct substore **out)
 {
 	char path[PATH_MAX + 256];
+	const char *url;
 
-	snprintf(path, sizeof(path), "%s/%s", s->dir, location);
-	return substore_open(out, path, location);
+	if (!s->db_url) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, location);
+		return substore_open(out, path, location);
+	}
+	if (!(url = server_of(s, location, path, sizeof(path)))) {
+		log_msg(LOG_ERROR, "store %s: no such server in INLET_SHARD_SERVERS", location);
+		*out = NULL;
+		return INLET_EINVAL;
+	}
+	return substore_open_target(out, url, path, location);
 }
 
-static void location_of(const char *pid, char *out, size_t size)
+/* Where a new move of the endpoint goes: a file "ep-<pid>.db" (SQLite), or
+ * schema "ep_<pid>" lower-cased, other characters as '_' (a schema name is
+ * [a-z_][a-z0-9_]*), prefixed with the server's name when it is not the
+ * main one. */
+static void location_of(struct shards *s, const char *pid, char *out, size_t size)
 {
-	snprintf(out, size, "ep-%s.db", pid);
+	char schema[64];
+	size_t n = 0;
+
+	if (!s->db_url) {
+		snprintf(out, size, "ep-%s.db", pid);
+		return;
+	}
+	n = (size_t)snprintf(schema, sizeof(schema), "ep_");
+	for (const char *p = pid; *p && n + 1 < sizeof(schema); p++) {
+		char ch = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+
+		schema[n++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+	}
+	schema[n] = '\0';
+	if (s->move_to)
+		snprintf(out, size, "%s:%s", s->move_to, schema);
+	else
+		snprintf(out, size, "%s", schema);
+}
+
+/* Removes a dedicated store that no endpoint uses any more. */
+static void drop_store(struct shards *s, const char *location)
+{
+	char path[PATH_MAX + 256], wal[PATH_MAX + 270];
+	const char *url;
+	struct sql_conn *c = NULL;
+
+	if (!s->db_url) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, location);
+		unlink(path);
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		unlink(wal);
+		snprintf(wal, sizeof(wal), "%s-shm", path);
+		unlink(wal);
+		return;
+	}
+	if (!(url = server_of(s, location, path, sizeof(path))))
+		return;
+	/* The schema name was checked by substore_open_target when the store
+	 * was made ([a-z_][a-z0-9_]*), so it is safe inside the statement. */
+	if (strspn(path, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(path) || !path[0])
+		return;
+	snprintf(wal, sizeof(wal), "DROP SCHEMA IF EXISTS %.64s CASCADE", path);
+	if (sql_open(url, 0, &c) || sql_exec(c, wal))
+		log_msg(LOG_ERROR, "dropping store %s failed: %s", location, c ? sql_errmsg(c) : "no connection");
+	sql_close(c);
 }
 
 /* ---- threshold --------------------------------------------------------------- */
@@ -279,7 +359,7 @@ static int move_one(struct shards *s, int64_t endpoint_id)
 	}
 	if (strcmp(ep.location, "shared") != 0)
 		goto out; /* already moved */
-	location_of(ep.pid, location, sizeof(location));
+	location_of(s, ep.pid, location, sizeof(location));
 	if ((rc = open_store(s, location, &dst)))
 		goto out;
 	substore_count(s->shared, endpoint_id, &total);
@@ -454,6 +534,17 @@ int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
 	s->threshold = cfg->threshold;
 	s->batch = cfg->batch ? cfg->batch : COPY_BATCH;
 	s->pause_ms = cfg->pause_ms;
+	s->db_url = cfg->db_url ? xstrdup(cfg->db_url) : NULL;
+	if (cfg->nservers) {
+		s->servers = xcalloc(cfg->nservers, sizeof(*s->servers));
+		for (size_t i = 0; i < cfg->nservers; i++) {
+			s->servers[i].name = xstrdup(cfg->servers[i].name);
+			s->servers[i].url = xstrdup(cfg->servers[i].url);
+		}
+		s->nservers = cfg->nservers;
+	}
+	if (cfg->move_to && *cfg->move_to && strcmp(cfg->move_to, "main") != 0)
+		s->move_to = xstrdup(cfg->move_to);
 	snprintf(s->dir, sizeof(s->dir), "%s/submissions", data_dir);
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->mlock, NULL);
@@ -496,7 +587,8 @@ out:
 void shards_forget(struct shards *s, int64_t endpoint_id)
 {
 	struct substore *st = NULL;
-	char path[PATH_MAX + 80];
+	char location[256];
+	int shared_by_other = 0;
 
 	pthread_mutex_lock(&s->mlock);
 	for (size_t i = 0; i < s->nwanted; i++)
@@ -511,30 +603,31 @@ void shards_forget(struct shards *s, int64_t endpoint_id)
 		}
 	}
 	pthread_mutex_unlock(&s->mlock);
-	path[0] = '\0';
+	location[0] = '\0';
 	pthread_rwlock_wrlock(&s->lock);
 	for (size_t i = 0; i < s->nroutes; i++) {
 		if (s->routes[i].endpoint_id == endpoint_id) {
 			st = s->routes[i].store;
-			snprintf(path, sizeof(path), "%s/%s", s->dir, s->routes[i].location);
+			snprintf(location, sizeof(location), "%s", s->routes[i].location);
 			free(s->routes[i].location);
 			s->routes[i] = s->routes[--s->nroutes];
 			break;
 		}
 	}
+	/* Two pids that differ only in case make one schema name: then the
+	 * store stays for the other endpoint (its rows are keyed by endpoint). */
+	for (size_t i = 0; st && i < s->nroutes; i++)
+		shared_by_other |= strcmp(s->routes[i].location, location) == 0;
 	pthread_rwlock_unlock(&s->lock);
 	/* Requests that resolved the store just before may still use it; the
 	 * endpoint is already gone from the tenant store, so they are few and
 	 * brief. The store stays open (forwarding target) until shutdown. */
 	if (st) {
-		char wal[PATH_MAX + 90];
-
 		(void)move_track(s->shared, endpoint_id, 0);
-		unlink(path);
-		snprintf(wal, sizeof(wal), "%s-wal", path);
-		unlink(wal);
-		snprintf(wal, sizeof(wal), "%s-shm", path);
-		unlink(wal);
+		if (shared_by_other)
+			(void)substore_delete_endpoint(st, endpoint_id);
+		else
+			drop_store(s, location);
 		pthread_rwlock_wrlock(&s->lock);
 		s->retired = xrealloc(s->retired, (s->nretired + 1) * sizeof(*s->retired));
 		s->retired[s->nretired++] = st;
@@ -572,6 +665,13 @@ void shards_close(struct shards *s)
 		substore_close(s->retired[i]);
 	free(s->retired);
 	free(s->routes);
+	for (size_t i = 0; i < s->nservers; i++) {
+		free((char *)s->servers[i].name);
+		free((char *)s->servers[i].url);
+	}
+	free(s->servers);
+	free(s->db_url);
+	free(s->move_to);
 	free(s->wanted);
 	pthread_cond_destroy(&s->mwake);
 	pthread_mutex_destroy(&s->mlock);

@@ -21,10 +21,25 @@ struct shards;
 struct substore;
 struct tenant;
 
+/* A PostgreSQL server besides the main one, by the name that locations
+ * use ("<name>:<schema>"), so no URL (and no password) is ever stored in
+ * the shard map. */
+struct shard_server {
+	const char *name;
+	const char *url;
+};
+
 struct shards_config {
 	int64_t threshold;  /* 0: no automatic moves */
 	size_t batch;       /* rows per copy step */
 	int pause_ms;       /* between copy steps */
+	/* NULL: dedicated stores are SQLite files, DATA/submissions/ep-<pid>.db.
+	 * A postgres:// URL: they are schemas "ep_<pid>" on that server (the
+	 * main one), or on one of servers ("<name>:ep_<pid>"). */
+	const char *db_url;
+	const struct shard_server *servers;
+	size_t nservers;
+	const char *move_to; /* the server new moves go to: NULL or "main", or a name in servers */
 };
 
 int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
@@ -53,13 +68,15 @@ struct substore *shards_store(struct shards *s, int64_t endpoint_id);
 /* The shared store and every dedicated one, in a heap array (the caller
  * frees it; the stores stay open until shards_close). */
 size_t shards_stores(struct shards *s, struct substore ***out);
-/* "shared" or the file name of the endpoint's own database (static or
- * owned by s; valid until the next move of that endpoint). */
+/* "shared", or where the endpoint's own store is: a file name under
+ * DATA/submissions (SQLite), a schema on the main server, or
+ * "<server>:<schema>" (static or owned by s; valid until the next move of
+ * that endpoint). */
 const char *shards_location(struct shards *s, int64_t endpoint_id);
 /* Asks the mover to move the endpoint now. */
 int shards_request(struct shards *s, int64_t endpoint_id);
 /* The endpoint was deleted: stops any move of it, closes and removes its
- * own database. */
+ * own database (SQLite: the file; PostgreSQL: DROP SCHEMA ... CASCADE). */
 void shards_forget(struct shards *s, int64_t endpoint_id);
 /* Reads from every endpoint's own database; *stores gets how many there
  * are. Returns the first failure, 0 if all answer. */

@@ -297,7 +297,8 @@ static void sync_done(struct writer_op *op, int rc)
 
 int writer_run(struct writer *w, struct writer_op *op)
 {
-	struct sync_op s = { .op = { .apply = sync_apply, .done = sync_done }, .inner = op };
+	struct sync_op s = { .op = { .apply = sync_apply, .done = sync_done, .exclusive = op->exclusive },
+			     .inner = op };
 	int rc;
 
 	pthread_mutex_init(&s.lock, NULL);

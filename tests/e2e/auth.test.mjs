@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { makeDataDir, startServer, cleanup, newAccount } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, storeSql } from '../lib/inlet.mjs';
 import { request, apiClient } from '../lib/http.mjs';
 
 const T = { timeout: 60_000 };
@@ -116,9 +116,9 @@ test('roles: a viewer reads, a member manages submissions, an admin manages endp
   // A second user, a member of the first account as well (the invitation
   // flow is still to come: the membership row is written directly).
   const second = await newAccount(data);
-  const sql = (q) => execFileSync('sqlite3', [path.join(data, 'tenant.db'), q], { encoding: 'utf8' }).trim();
-  const setRole = (role) => sql(`INSERT OR REPLACE INTO memberships(user_id,account_id,role,created_ms)
-    SELECT u.id, a.id, '${role}', 0 FROM users u, accounts a WHERE u.email='${second.email}' AND a.pid='${acct.accountId}'`);
+  const setRole = (role) => storeSql(data, 'tenant', `INSERT INTO memberships(user_id,account_id,role,created_ms)
+    SELECT u.id, a.id, '${role}', 0 FROM users u, accounts a WHERE u.email='${second.email}' AND a.pid='${acct.accountId}'
+    ON CONFLICT(user_id,account_id) DO UPDATE SET role=excluded.role, created_ms=excluded.created_ms`);
   const owner = apiClient(server.url, acct.token);
   const ep = (await owner.post('/api/v1/endpoints', { name: 'shared' })).json;
   const post = await request(`${server.url}/f/${ep.key}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: { a: 1 } });

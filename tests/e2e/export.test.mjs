@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, runInlet } from '../lib/inlet.mjs';
+import { makeDataDir, makeTempDir, startServer, cleanup, newAccount, runInlet, storeSql } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, postForm, getSubmission, request } from '../lib/http.mjs';
 
 const T = { timeout: 180_000 };
@@ -422,9 +422,12 @@ test('a row that cannot be opened is marked and counted; the others still go out
   const ids = [];
   for (let i = 0; i < 3; i++) ids.push(await post('urlencoded', [['n', String(i)], ['note', `row ${i}`]], ep2.key));
   await server.stop();
-  const internal = sql(path.join(data, 'tenant.db'), `SELECT id FROM endpoints WHERE pid='${ep2.id}'`);
-  const shared = path.join(data, 'submissions', 'shared.db');
-  sql(shared, `UPDATE submissions SET sealed=randomblob(length(sealed)) WHERE id=(SELECT id FROM submissions WHERE endpoint_id=${internal} ORDER BY id LIMIT 1 OFFSET 1)`);
+  const internal = storeSql(data, 'tenant', `SELECT id FROM endpoints WHERE pid='${ep2.id}'`);
+  const which = `id=(SELECT id FROM submissions WHERE endpoint_id=${internal} ORDER BY id LIMIT 1 OFFSET 1)`;
+  storeSql(data, 'shared', {
+    sqlite: `UPDATE submissions SET sealed=randomblob(length(sealed)) WHERE ${which}`,
+    postgres: `UPDATE submissions SET sealed=set_byte(sealed, 20, 255 - get_byte(sealed, 20)) WHERE ${which}`,
+  });
 
   const cli = await runInlet(['export', '--data', data, ep2.id, '--format', 'ndjson']);
   assert.equal(cli.code, 1, 'exit 1: one submission could not be opened');

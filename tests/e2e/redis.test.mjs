@@ -26,13 +26,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { startRedis as startRedisServer } from '../lib/redis.mjs';
-import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, SCALE, storeSql, ON_POSTGRES } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, postForm, request } from '../lib/http.mjs';
 
 const T = { timeout: 60_000 * SCALE };
@@ -216,7 +215,12 @@ let acctB;
 const ep = { A: [], B: [] }; // [limited, open, generous] per node, ids 1, 2, 3 on both
 
 const NODE_ENV = () => ({ INLET_REDIS_URL: redisUrl, INLET_ENDPOINT_CACHE_TTL_MS: 60_000 });
-const tenantSql = (data, q) => execFileSync('sqlite3', [path.join(data, 'tenant.db'), q], { encoding: 'utf8' }).trim();
+const tenantSql = (data, q) => storeSql(data, 'tenant', q);
+// The endpoint's settings.active, set in the database behind the node's back.
+const setActive = (data, id, on) => tenantSql(data, {
+  postgres: `UPDATE endpoints SET settings = jsonb_set(settings::jsonb, '{active}', '${on}')::text WHERE id = ${id}`,
+  sqlite: `UPDATE endpoints SET settings = json_set(settings, '$.active', json('${on}')) WHERE id = ${id}`,
+});
 const health = async (node) => {
   const r = await request(`${node.url}/healthz`);
   assert.equal(r.status, 200, r.text);
@@ -244,7 +248,7 @@ before(async () => {
   }
   // The same row ids on both nodes, as one shared store would give.
   for (const data of [dataA, dataB]) {
-    assert.equal(tenantSql(data, 'SELECT group_concat(id) FROM (SELECT id FROM endpoints ORDER BY id)'), '1,2,3');
+    assert.equal(tenantSql(data, 'SELECT id FROM endpoints ORDER BY id').split('\n').join(','), '1,2,3');
   }
   await until('both nodes report redis ok', async () => (await health(nodeA)).redis === 'ok' && (await health(nodeB)).redis === 'ok');
 });
@@ -359,7 +363,7 @@ test('an endpoint patched on A is dropped from B\'s cache at once', T, async () 
   assert.equal((await post(nodeB, ob, 'cached')).status, 200); // B holds endpoint 2 for a minute
   // What another node would have written to the shared store: endpoint 2
   // switched off. B does not know yet: its cached copy still takes posts.
-  tenantSql(dataB, "UPDATE endpoints SET settings = json_set(settings, '$.active', json('false')) WHERE id = 2");
+  setActive(dataB, 2, false);
   assert.equal((await post(nodeB, ob, 'still cached')).status, 200);
 
   const r = await acctA.api.patch(`/api/v1/endpoints/${oa.id}`, { name: 'renamed on A' });
@@ -372,7 +376,7 @@ test('an endpoint patched on A is dropped from B\'s cache at once', T, async () 
     return x.status === 403 ? x : null;
   }, 5_000 * SCALE);
   assert.ok(refused.json.errors.some((e) => e.code === 'INACTIVE'), refused.text);
-  tenantSql(dataB, "UPDATE endpoints SET settings = json_set(settings, '$.active', json('true')) WHERE id = 2");
+  setActive(dataB, 2, true);
   const d = await acctB.api.patch(`/api/v1/endpoints/${ob.id}`, { name: 'back on' });
   assert.equal(d.status, 200);
   wire.close();

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeDataDir, startServer, cleanup, newAccount, SCALE } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, SCALE, storeSql } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, postForm, request } from '../lib/http.mjs';
 
 after(cleanup);
@@ -90,7 +90,7 @@ test('retention_days and the 30-day trash: due rows and their files go, the rest
   const blobDir = path.join(data, 'blobs', kept.id);
   const filesBefore = readdirSync(blobDir).filter((f) => !f.startsWith('.'));
   assert.equal(filesBefore.length, 1);
-  sql(path.join(data, 'submissions', 'shared.db'),
+  storeSql(data, 'shared',
     `UPDATE submissions SET status_ms=${Date.now() - 31 * DAY} WHERE status=2 AND status_ms>0`);
   for (let i = 0; i < 100; i++) {
     if ((await api.get(`/api/v1/submissions/${withFile.json.id}`)).status === 404) break;

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { makeDataDir, startServer, cleanup, newAccount } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, storeSql, ON_POSTGRES } from '../lib/inlet.mjs';
 import { request, apiClient, createEndpoint } from '../lib/http.mjs';
 import { apiError, assertShape, contains, every, isBool, isIsoMs, isString, lacks, prefixed, ABSENT } from '../lib/match.mjs';
 import { runTable } from '../lib/table.mjs';
@@ -53,7 +53,7 @@ after(async () => {
 // ---------------------------------------------------------------------------
 // Helpers
 
-const sql = (q) => execFileSync('sqlite3', [path.join(data, 'tenant.db'), q], { encoding: 'utf8' }).trim();
+const sql = (q) => storeSql(data, 'tenant', q);
 const cookieOf = (res) => String(res.headers['set-cookie'] || '').split(';')[0];
 
 /** A request without credentials, as its own client unless `from` is given. */
@@ -439,7 +439,8 @@ test('with SMTP set, the invitation is mailed and its link works', T, async (t) 
       return jobs.length === 1 && jobs[0].state === 'done' ? jobs : null;
     });
     assert.equal(done[0].kind, 'mail.invite');
-    const raw = execFileSync('sqlite3', [path.join(dir, 'jobs.db'), 'SELECT payload FROM jobs'], { encoding: 'utf8' });
+    // PostgreSQL prints bytea as hex: 'escape' shows its printable bytes as they are.
+    const raw = storeSql(dir, 'jobs', { postgres: "SELECT encode(payload, 'escape') FROM jobs", sqlite: 'SELECT payload FROM jobs' });
     assert.ok(!raw.includes(link), 'the token is sealed in the queue');
   } finally {
     await s.stop();

@@ -1,7 +1,9 @@
 // The Vault, seen from outside:
 //  - no plaintext byte of a submission reaches disk: a unique marker posted
 //    in fields, a file's bytes and name, and headers appears in no file (nor
-//    file name) under the data folder, WAL and SHM files included;
+//    file name) under the data folder, WAL and SHM files included (and, with
+//    INLET_TEST_BACKEND=postgres, under the PostgreSQL server's data
+//    directory, its WAL included, after a CHECKPOINT);
 //  - a flipped byte in a stored blob makes that one read fail (500, JSON
 //    error) while the server stays up and everything else reads fine;
 //  - DATA/master.key is created 0600 at first start, with a log line.
@@ -11,7 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, open } from 'node:fs/promises';
 import path from 'node:path';
-import { makeDataDir, startServer, cleanup, newAccount } from '../lib/inlet.mjs';
+import { makeDataDir, startServer, cleanup, newAccount, databaseDiskDirs, ON_POSTGRES } from '../lib/inlet.mjs';
 import { apiClient, createEndpoint, getSubmission, postForm, request } from '../lib/http.mjs';
 import { apiError, assertShape } from '../lib/match.mjs';
 
@@ -53,6 +55,22 @@ async function findBytes(dir, needle) {
     if (at >= 0) hits.push({ rel: f.rel, offset: at });
   }
   return hits;
+}
+
+/** findBytes over the data folder and wherever the database engine writes. */
+async function scanDisk(data, needle) {
+  const hits = await findBytes(data, needle);
+  for (const dir of await databaseDiskDirs()) {
+    for (const h of await findBytes(dir, needle)) hits.push({ ...h, rel: `postgres:${h.rel}` });
+  }
+  return hits;
+}
+
+/** On PostgreSQL no SQLite file of the tenant store or the queue is in the data folder. */
+function assertNoTenantFiles(files) {
+  if (!ON_POSTGRES) return;
+  const dbs = files.filter((x) => /(^|\/)(tenant|jobs)\.db/.test(x.rel));
+  assert.deepEqual(dbs.map((x) => x.rel), [], 'no SQLite files of the PostgreSQL stores');
 }
 
 test('plaintext scan: a marker posted in fields, a file, its name and headers is on no disk byte', T, async () => {
@@ -103,19 +121,20 @@ test('plaintext scan: a marker posted in fields, a file, its name and headers is
   assert.deepEqual(sj.fields, { deep: { v: M('json') } });
 
   // While running (the WAL most likely holds the rows now) ...
-  const live = await findBytes(data, marker);
+  const live = await scanDisk(data, marker);
   assert.deepEqual(live, [], `plaintext on disk while serving: ${JSON.stringify(live)}`);
 
   // ... and after a clean stop.
   await server.stop();
   const files = await walkFiles(data);
-  assert.ok(files.some((x) => x.rel === path.join('submissions', 'shared.db')), `submissions/shared.db exists: ${files.map((x) => x.rel).join(', ')}`);
+  if (!ON_POSTGRES) assert.ok(files.some((x) => x.rel === path.join('submissions', 'shared.db')), `submissions/shared.db exists: ${files.map((x) => x.rel).join(', ')}`);
+  assertNoTenantFiles(files);
   assert.ok(files.some((x) => x.rel.startsWith(`blobs${path.sep}`)), 'files live under blobs/');
-  const hits = await findBytes(data, marker);
+  const hits = await scanDisk(data, marker);
   assert.deepEqual(hits, [], `plaintext on disk after stop: ${JSON.stringify(hits)}`);
   // Nor in any common re-encoding of the field value.
   for (const enc of [Buffer.from(M('field')).toString('base64').slice(0, 24), Buffer.from(M('field')).toString('hex')]) {
-    assert.deepEqual(await findBytes(data, enc), [], `encoded plaintext ${enc}`);
+    assert.deepEqual(await scanDisk(data, enc), [], `encoded plaintext ${enc}`);
   }
 });
 
@@ -211,16 +230,17 @@ test('plaintext scan, error tracking: a marker in a TrackX event, a Sentry event
   assert.equal(cIssue.uri, `https://shop.example/${M('doc')}`);
 
   // While serving ...
-  const live = await findBytes(data, marker);
+  const live = await scanDisk(data, marker);
   assert.deepEqual(live, [], `plaintext on disk while serving: ${JSON.stringify(live)}`);
   // ... and after a clean stop (the WAL checkpointed into the databases).
   await server.stop();
   const files = await walkFiles(data);
   assert.ok(files.some((x) => x.rel.startsWith(`blobs${path.sep}`)), `the attachment lives under blobs/: ${files.map((x) => x.rel).join(', ')}`);
-  const hits = await findBytes(data, marker);
+  assertNoTenantFiles(files);
+  const hits = await scanDisk(data, marker);
   assert.deepEqual(hits, [], `plaintext on disk after stop: ${JSON.stringify(hits)}`);
   for (const enc of [Buffer.from(M('message')).toString('base64').slice(0, 24), Buffer.from(M('att')).toString('hex'), marker.toUpperCase()]) {
-    assert.deepEqual(await findBytes(data, enc), [], `encoded plaintext ${enc}`);
+    assert.deepEqual(await scanDisk(data, enc), [], `encoded plaintext ${enc}`);
   }
 });
 

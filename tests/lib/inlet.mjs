@@ -9,12 +9,16 @@
 // A sanitizer report (ASan, LSan, UBSan) on the stderr of any inlet process,
 // server or CLI, fails the test that stops it.
 
-import { spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { startPostgres } from './postgres.mjs';
 
 /** Resolves `value` after `ms`, or on cancel(); never keeps the process alive. */
 function timer(ms, value = null) {
@@ -65,6 +69,132 @@ export function assertNoSanitizer(text, label) {
 }
 
 // ---------------------------------------------------------------------------
+// The database backend: INLET_TEST_BACKEND=postgres runs every installation
+// on PostgreSQL instead of SQLite files. One throwaway server per test
+// process (started at the first need, stopped by cleanup() or at exit) and
+// one database per data folder, made at its first use: a server restarted
+// on a folder finds its data, two servers given one folder share it, and
+// the CLI given --data DIR reaches the same database.
+
+export const BACKEND = process.env.INLET_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+export const ON_POSTGRES = BACKEND === 'postgres';
+
+const runFile = promisify(execFile);
+let pgStarting = null; // promise of the server (startPostgres's object)
+const pgDatabases = new Map(); // resolved data folder -> promise of its URL
+
+/** The test process's PostgreSQL server (started on first call). */
+export function testPostgres() {
+  if (!pgStarting) {
+    // Every inlet process holds a few connections per store (readers,
+    // writer, queue, sessions): a file with many servers needs room.
+    pgStarting = startPostgres({ db: 'inlet', maxConnections: 300 });
+    pgStarting.catch(() => { pgStarting = null; });
+  }
+  return pgStarting;
+}
+
+/** Runs SQL on the test server's database `db` (default the folder-less one) with psql. */
+export async function psql(sql, { db = 'inlet' } = {}) {
+  const pg = await testPostgres();
+  const { stdout } = await runFile(path.join(pg.bin, 'psql'), ['-h', '127.0.0.1', '-p', String(pg.port),
+    '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { timeout: 60_000 });
+  return stdout;
+}
+
+/** pg_restore of a custom-format dump into the database at url (the test server's). */
+export async function pgRestore(url, file) {
+  const pg = await testPostgres();
+  await runFile(path.join(pg.bin, 'pg_restore'), ['--no-owner', '-d', url, file], { timeout: 120_000 });
+}
+
+/** The INLET_DATABASE_URL of a data folder (its database made on first call); null on SQLite. */
+export async function databaseUrl(dataDir) {
+  if (!ON_POSTGRES) return null;
+  const key = path.resolve(dataDir);
+  if (!pgDatabases.has(key)) {
+    const made = (async () => {
+      const pg = await testPostgres();
+      const name = `d_${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
+      await runFile(path.join(pg.bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(pg.port),
+        '-U', 'postgres', name], { timeout: 60_000 });
+      const url = `postgres://postgres@127.0.0.1:${pg.port}/${name}`;
+      pgResolved.set(key, url);
+      return url;
+    })();
+    pgDatabases.set(key, made);
+    made.catch(() => pgDatabases.delete(key));
+  }
+  return pgDatabases.get(key);
+}
+
+const pgResolved = new Map(); // resolved data folder -> URL, once made (for storeSql)
+
+/**
+ * Runs one SQL statement on a store of an installation, synchronously, as
+ * the sqlite3 / psql command-line tools print it ('|' between columns, a
+ * line per row; trimmed). store: 'tenant', 'jobs', or a submission store's
+ * location ('shared', 'ep-<pid>.db'). On PostgreSQL the store is a schema
+ * of the folder's database (the folder's server or CLI must have run once)
+ * unless a file of that name is in the folder: the submission stores stay
+ * in SQLite files until they are ported. q is the SQL, or where the
+ * dialects differ { sqlite, postgres }, each engine's own text.
+ */
+export function storeSql(dataDir, store, q) {
+  const file = store === 'tenant' || store === 'jobs' ? `${store}.db`
+    : path.join('submissions', store.endsWith('.db') ? store : `${store}.db`);
+  const url = pgResolved.get(path.resolve(dataDir));
+  if (!ON_POSTGRES || !url || existsSync(path.join(dataDir, file))) {
+    return execFileSync('sqlite3', [path.join(dataDir, file), q.sqlite ?? q], { encoding: 'utf8' }).trim();
+  }
+  q = q.postgres ?? q;
+  const schema = store.replace(/\.db$/, '').replace(/-/g, '_').toLowerCase();
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atq', '-c', q], {
+    encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` },
+  }).trim();
+}
+
+/**
+ * The folders where the database engine keeps what the stores wrote, apart
+ * from the data folders: on PostgreSQL the test server's data directory
+ * (tables, WAL), after a CHECKPOINT so that what is committed is in the
+ * table files too; [] on SQLite (its files are in the data folders).
+ */
+export async function databaseDiskDirs() {
+  if (!ON_POSTGRES || !pgStarting) return [];
+  const pg = await pgStarting;
+  await psql('CHECKPOINT');
+  return [pg.data];
+}
+
+/** The --data folder of a command line, or null. */
+function dataArg(args) {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--data' && i + 1 < args.length) return args[i + 1];
+    if (args[i].startsWith('--data=')) return args[i].slice('--data='.length);
+  }
+  return null;
+}
+
+/** env with INLET_DATABASE_URL for dataDir added, unless the caller set it (even to null). */
+async function withDatabase(env, dataDir) {
+  if (!ON_POSTGRES || !dataDir || 'INLET_DATABASE_URL' in env) return env;
+  return { ...env, INLET_DATABASE_URL: await databaseUrl(dataDir) };
+}
+
+/** Stops the test process's PostgreSQL server, if one runs. */
+async function stopTestPostgres() {
+  if (!pgStarting) return;
+  const p = pgStarting;
+  pgStarting = null;
+  pgDatabases.clear();
+  pgResolved.clear();
+  try {
+    await (await p).stop();
+  } catch { /* it never started */ }
+}
+
+// ---------------------------------------------------------------------------
 // Resource tracking
 
 const liveServers = new Set();
@@ -98,6 +228,7 @@ export async function cleanup() {
     await rm(d, { recursive: true, force: true }).catch(() => {});
     tempDirs.delete(d);
   }
+  await stopTestPostgres();
   if (problems.length) throw problems[0];
 }
 
@@ -134,8 +265,9 @@ function binaryMissing() {
  * `input` is written to stdin (then closed). Throws on a sanitizer report or
  * when the command does not finish within `timeout` ms.
  */
-export function runInlet(args, { input, env = {}, timeout = CLI_TIMEOUT_MS } = {}) {
-  if (!existsSync(INLET_BIN)) return Promise.reject(binaryMissing());
+export async function runInlet(args, { input, env = {}, timeout = CLI_TIMEOUT_MS } = {}) {
+  if (!existsSync(INLET_BIN)) throw binaryMissing();
+  env = await withDatabase(env, dataArg(args));
   return new Promise((resolve, reject) => {
     const proc = spawn(INLET_BIN, args, { env: inletEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     const out = [];
@@ -301,6 +433,7 @@ export class InletServer {
  */
 export async function startServer(dataDir, { env = {}, args = [] } = {}) {
   if (!existsSync(INLET_BIN)) throw binaryMissing();
+  env = await withDatabase(env, dataDir);
   const proc = spawn(INLET_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...args], {
     env: inletEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -92,7 +92,9 @@ const live = new Set();
  * restartCommand is a shell command line that restarts the server in place
  * (same port and data): what a test runs to see clients reconnect.
  */
-export async function startPostgres({ db = 'inlet' } = {}) {
+// maxConnections: the server's max_connections (each inlet process holds
+// a pool per store, so a test process running many servers wants more).
+export async function startPostgres({ db = 'inlet', maxConnections = 60 } = {}) {
   const bin = postgresBinDir();
   const user = serverUser();
   // As root the folder must be reachable by the server's user: /tmp is,
@@ -120,7 +122,7 @@ export async function startPostgres({ db = 'inlet' } = {}) {
     for (let attempt = 0; attempt < 3 && !server.running; attempt++) {
       const port = await freePort();
       const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off` +
-        ' -c synchronous_commit=off -c full_page_writes=off -c max_connections=60';
+        ` -c synchronous_commit=off -c full_page_writes=off -c max_connections=${maxConnections}`;
       try {
         await exec([path.join(bin, 'pg_ctl'), '-D', data, '-l', log, '-w', '-t', '60',
           '-o', opts, 'start']);

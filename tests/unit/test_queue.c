@@ -961,6 +961,46 @@ static void t_scope_and_bury(void **state)
 	queue_close(q);
 }
 
+/* On a queue several nodes share, a node that starts again takes back
+ * only what its own previous incarnation held ("node1/..."), not another
+ * node's running jobs, nor "node10/..." whose id merely begins alike. */
+static void t_release_owner(void **state)
+{
+	struct fake f = { .now = 10000 };
+	struct queue *q = open_fake(&f);
+	struct arena *a = arena_create(4096);
+	const char *workers[] = { "node1/ab12:fast-0", "node2/cd34:fast-0", "node10/ef56:fast-0", "anon/0a1b:fast-1" };
+	int64_t ids[4], released = -1;
+	struct queue_job j;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		ids[i] = add(q, QUEUE_FAST, "mail.notify", NULL, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(queue_claim(q, QUEUE_FAST, workers[i], 600000, 10001, a, &j), 0);
+		assert_int_equal(j.id, ids[i]);
+	}
+	assert_int_equal(queue_release_owner(q, "node1", 10002, &released), 0);
+	assert_int_equal(released, 1);
+	assert_int_equal(queue_get(q, ids[0], a, &j), 0);
+	assert_int_equal(j.state, QUEUE_QUEUED);
+	assert_int_equal(j.run_at_ms, 10002);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(state_of(q, ids[i]), QUEUE_RUNNING);
+	assert_int_equal(queue_release_owner(q, "node1", 10003, &released), 0);
+	assert_int_equal(released, 0);
+	/* Not an owner: refused, nothing released. */
+	assert_int_equal(queue_release_owner(q, "", 10003, &released), INLET_EINVAL);
+	assert_int_equal(queue_release_owner(q, "node1/ab12", 10003, &released), INLET_EINVAL);
+	assert_int_equal(queue_release_owner(q, NULL, 10003, &released), INLET_EINVAL);
+	assert_int_equal(queue_release_owner(q, "node10", 10004, &released), 0);
+	assert_int_equal(released, 1);
+	assert_int_equal(state_of(q, ids[1]), QUEUE_RUNNING);
+	assert_int_equal(state_of(q, ids[3]), QUEUE_RUNNING);
+	arena_destroy(a);
+	queue_close(q);
+}
+
 /* ---- crashes ------------------------------------------------------------------- */
 
 static void t_close_without_complete(void **state)
@@ -1271,6 +1311,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_scheduler, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_concurrent_claims, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_scope_and_bury, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_release_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_close_without_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_process_dies, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_legacy_file, setup, teardown),

@@ -1,0 +1,534 @@
+/* Moving an endpoint's rows between submission stores (store/move.c) on
+ * store/sql.h, on both engines: a move copied while another thread inserts
+ * and a third changes statuses and deletes ends exact in the target (every
+ * acknowledged row once, its last status, its bytes, the count); a move
+ * stopped half-way (both stores closed, as a restart does) resumes from its
+ * watermarks; clean-up empties the source of the endpoint and nothing else;
+ * the target may be on another server (SQLite: another folder; PostgreSQL:
+ * another database on the test server). Plus INLET_SHARD_SERVERS parsing.
+ * Each case runs on fresh SQLite files, and again in fresh PostgreSQL
+ * schemas when INLET_TEST_DATABASE_URL is set
+ * (tests/e2e/move_pg.test.mjs). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "store/move.h"
+#include "store/sql.h"
+#include "store/subs.h"
+#include "store/subs_int.h"
+
+#include "engines.h"
+
+#define EP 7     /* the endpoint that moves */
+#define OTHER 8  /* one that stays */
+
+static char url2[512];    /* PostgreSQL: the "other server" (a second database) */
+static char db2[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	return engine_setup("mv", "shared.db");
+}
+
+static int teardown(void **state)
+{
+	char q[128];
+
+	(void)state;
+	if (pg) {
+		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s_shared CASCADE", schema);
+		pg_exec(q);
+		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s_ep CASCADE", schema);
+		pg_exec(q);
+	}
+	if (pg && db2[0]) {
+		snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db2);
+		pg_exec(q);
+		db2[0] = '\0';
+	}
+	return engine_teardown();
+}
+
+/* The source store, or the target (on the same server, or on the second
+ * one when far). */
+static struct substore *open_store(const char *what, int far)
+{
+	struct substore *s = NULL;
+	char p[400], sch[96];
+
+	if (!pg) {
+		if (far) {
+			snprintf(p, sizeof(p), "%s/far", dir);
+			mkdir(p, 0700);
+			snprintf(p, sizeof(p), "%s/far/%s.db", dir, what);
+		} else {
+			snprintf(p, sizeof(p), "%s/%s.db", dir, what);
+		}
+		assert_int_equal(substore_open(&s, p, what), 0);
+	} else {
+		snprintf(sch, sizeof(sch), "%s_%s", schema, what);
+		assert_int_equal(substore_open_target(&s, far ? url2 : url, sch, what), 0);
+	}
+	assert_non_null(s);
+	return s;
+}
+
+/* A second database on the test server, as another server would be. */
+static void make_far(void)
+{
+	char q[128];
+	const char *slash, *qm;
+
+	if (!pg)
+		return;
+	snprintf(db2, sizeof(db2), "inlet_mv_far_%d_%d", (int)getpid(), seq);
+	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s", db2);
+	assert_int_equal(pg_exec(q), 0);
+	snprintf(q, sizeof(q), "CREATE DATABASE %s", db2);
+	assert_int_equal(pg_exec(q), 0);
+	slash = strrchr(url, '/');
+	qm = strchr(slash, '?');
+	snprintf(url2, sizeof(url2), "%.*s/%s%s", (int)(slash - url), url, db2, qm ? qm : "");
+}
+
+/* ---- the model: what was acknowledged ------------------------------------- */
+
+struct known {
+	int64_t id;
+	int status;
+	int deleted;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct known *rows;
+	size_t n, cap;
+	atomic_int stop;
+} model = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void model_reset(void)
+{
+	free(model.rows);
+	model.rows = NULL;
+	model.n = model.cap = 0;
+	model.stop = 0;
+}
+
+static void model_add(int64_t id)
+{
+	pthread_mutex_lock(&model.lock);
+	if (model.n == model.cap) {
+		model.cap = model.cap ? 2 * model.cap : 1024;
+		model.rows = realloc(model.rows, model.cap * sizeof(*model.rows));
+	}
+	model.rows[model.n++] = (struct known){ .id = id };
+	pthread_mutex_unlock(&model.lock);
+}
+
+/* A row's sealed bytes, from its id (a NUL in them, and lengths from 0). */
+static size_t sealed_of(int64_t id, uint8_t *out)
+{
+	size_t n = (size_t)(id % 37);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(i == 1 ? 0 : (id >> (i % 8)) + i);
+	return n;
+}
+
+struct wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int left, failed;
+};
+
+static void on_done(void *ctx, int rc)
+{
+	struct wait *w = ctx;
+
+	pthread_mutex_lock(&w->lock);
+	w->failed += rc != 0;
+	w->left--;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Inserts k rows of endpoint into s and waits for them; records them in
+ * the model when record. */
+static void insert_rows(struct substore *s, int64_t endpoint, int k, int record)
+{
+	struct wait w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .left = k };
+	int64_t *ids = calloc((size_t)k, sizeof(*ids));
+	uint8_t buf[64];
+
+	for (int i = 0; i < k; i++) {
+		struct sub_row row = { .id = sub_id_next(), .endpoint_id = endpoint, .key_version = 3,
+				       .nfiles = i % 2, .sealed = buf };
+
+		row.sealed_len = sealed_of(row.id, buf);
+		ids[i] = row.id;
+		substore_insert(s, &row, on_done, &w);
+	}
+	pthread_mutex_lock(&w.lock);
+	while (w.left)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	assert_int_equal(w.failed, 0);
+	for (int i = 0; record && i < k; i++)
+		model_add(ids[i]);
+	free(ids);
+}
+
+static void *inserter(void *arg)
+{
+	struct substore *s = arg;
+
+	while (!model.stop)
+		insert_rows(s, EP, 7, 1);
+	return NULL;
+}
+
+/* Changes statuses and deletes rows, alone (so its ops are ordered), and
+ * records what each acknowledged. */
+static void *mutator(void *arg)
+{
+	struct substore *s = arg;
+	unsigned r = 12345;
+
+	while (!model.stop) {
+		struct known k;
+		size_t i;
+		int rc, del;
+
+		pthread_mutex_lock(&model.lock);
+		r = r * 1103515245u + 12345u;
+		i = model.n ? (r >> 8) % model.n : 0;
+		k = model.n ? model.rows[i] : (struct known){ 0 };
+		pthread_mutex_unlock(&model.lock);
+		if (!k.id || k.deleted)
+			continue;
+		del = (r >> 4) % 8 == 0;
+		k.status = (int)((r >> 12) % 3);
+		rc = del ? substore_delete(s, EP, k.id) : substore_set_status(s, EP, k.id, k.status);
+		assert_int_equal(rc, 0);
+		pthread_mutex_lock(&model.lock);
+		if (del)
+			model.rows[i].deleted = 1;
+		else
+			model.rows[i].status = k.status;
+		pthread_mutex_unlock(&model.lock);
+	}
+	return NULL;
+}
+
+static int cmp_known(const void *a, const void *b)
+{
+	int64_t x = ((const struct known *)a)->id, y = ((const struct known *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How many rows of endpoint s holds (read directly). */
+static int64_t rows_in(struct substore *s, int64_t endpoint)
+{
+	struct sql_conn *c;
+	struct sql_stmt *st;
+	int64_t n = -1;
+
+	assert_int_equal(substore_reader(s, &c), 0);
+	assert_int_equal(sql_prepare(c, "SELECT count(*) FROM submissions WHERE endpoint_id=?", &st), 0);
+	sql_bind_int64(st, 1, endpoint);
+	if (sql_step(st) == SQL_ROW)
+		n = sql_column_int64(st, 0);
+	sql_finalize(st);
+	substore_reader_put(s, c);
+	return n;
+}
+
+/* s holds exactly the model's live rows of EP: each once, with its last
+ * status and its bytes; and its count agrees. */
+static void assert_exact(struct substore *s)
+{
+	struct sql_conn *c;
+	struct sql_stmt *st;
+	size_t i = 0, live = 0;
+	int64_t count;
+	int rc;
+
+	qsort(model.rows, model.n, sizeof(*model.rows), cmp_known);
+	assert_int_equal(substore_reader(s, &c), 0);
+	assert_int_equal(sql_prepare(c, "SELECT id,status,key_version,nfiles,sealed FROM submissions"
+					" WHERE endpoint_id=? ORDER BY id", &st), 0);
+	sql_bind_int64(st, 1, EP);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		int64_t id = sql_column_int64(st, 0);
+		uint8_t want[64];
+		size_t wn, n;
+		const void *p;
+
+		while (i < model.n && model.rows[i].deleted && model.rows[i].id < id)
+			i++;
+		if (i >= model.n || model.rows[i].id != id || model.rows[i].deleted)
+			fail_msg("row %lld in the target is not a live acknowledged row", (long long)id);
+		assert_int_equal(sql_column_int64(st, 1), model.rows[i].status);
+		assert_int_equal(sql_column_int64(st, 2), 3);
+		wn = sealed_of(id, want);
+		p = sql_column_blob(st, 4, &n);
+		assert_int_equal(n, wn);
+		assert_false(sql_column_null(st, 4));
+		if (n)
+			assert_memory_equal(p, want, n);
+		i++;
+		live++;
+	}
+	assert_int_equal(rc, SQL_DONE);
+	sql_finalize(st);
+	substore_reader_put(s, c);
+	for (; i < model.n; i++)
+		if (!model.rows[i].deleted)
+			fail_msg("acknowledged row %lld is missing from the target", (long long)model.rows[i].id);
+	for (size_t k = 0; k < model.n; k++)
+		live -= !model.rows[k].deleted;
+	assert_int_equal(live, 0);
+	assert_int_equal(substore_count(s, EP, &count), 0);
+	assert_int_equal(count, rows_in(s, EP));
+}
+
+static int commit_ok(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void switched_noop(void *ctx)
+{
+	(void)ctx;
+}
+
+/* Copies until caught up; at most steps steps (0: no limit). */
+static int copy_until(struct substore *src, struct substore *dst, size_t batch, int steps)
+{
+	int64_t copied;
+	int caught_up = 0, n = 0;
+
+	while (!caught_up && (!steps || n < steps)) {
+		assert_int_equal(move_copy_step(src, dst, EP, 0, batch, &copied, &caught_up), 0);
+		n++;
+	}
+	return caught_up;
+}
+
+static void cleanup_all(struct substore *src)
+{
+	int left = 1;
+
+	while (left)
+		assert_int_equal(move_cleanup_step(src, EP, 0, 50, &left), 0);
+}
+
+/* The move under load, to a store on the same server or another. */
+static void move_under_load(int far)
+{
+	struct substore *src, *dst;
+	pthread_t ti, tm;
+	int64_t n, scan_done;
+	int complete;
+
+	model_reset();
+	make_far();
+	src = open_store("shared", 0);
+	dst = open_store("ep", far);
+	insert_rows(src, EP, 500, 1);
+	insert_rows(src, OTHER, 50, 0);
+	assert_int_equal(move_track(src, EP, 1), 0);
+	pthread_create(&ti, NULL, inserter, src);
+	pthread_create(&tm, NULL, mutator, src);
+	usleep(20000);
+	copy_until(src, dst, 64, 0);
+	/* Once more under load, then the cutover while both still write. */
+	usleep(20000);
+	copy_until(src, dst, 64, 0);
+	assert_int_equal(move_cutover(src, dst, EP, 0, commit_ok, switched_noop, NULL), 0);
+	usleep(30000); /* writes after the cutover are forwarded */
+	model.stop = 1;
+	pthread_join(ti, NULL);
+	pthread_join(tm, NULL);
+	assert_true(model.n > 520); /* the inserter did run during the move */
+	assert_int_equal(move_progress(dst, EP, &scan_done, &complete), 0);
+	assert_int_equal(complete, 1);
+	assert_exact(dst);
+	/* Clean-up: the source keeps only the other endpoint. */
+	cleanup_all(src);
+	assert_int_equal(rows_in(src, EP), 0);
+	assert_int_equal(rows_in(src, OTHER), 50);
+	assert_int_equal(substore_count(src, EP, &n), 0);
+	assert_int_equal(n, 0);
+	assert_exact(dst);
+	substore_close(src);
+	substore_close(dst);
+	model_reset();
+}
+
+static void t_move_exact(void **state)
+{
+	(void)state;
+	move_under_load(0);
+}
+
+static void t_move_far(void **state)
+{
+	(void)state;
+	move_under_load(1);
+}
+
+/* Stopped half-way: both stores closed; the move resumes from the target's
+ * watermarks after changes made since. */
+static void t_resume(void **state)
+{
+	struct substore *src, *dst;
+	int64_t scan_done, first;
+	int complete;
+
+	(void)state;
+	model_reset();
+	src = open_store("shared", 0);
+	dst = open_store("ep", 0);
+	insert_rows(src, EP, 400, 1);
+	assert_int_equal(move_track(src, EP, 1), 0);
+	assert_int_equal(copy_until(src, dst, 100, 2), 0);
+	assert_int_equal(move_progress(dst, EP, &scan_done, &complete), 0);
+	assert_int_equal(complete, 0);
+	assert_true(scan_done > 0);
+	first = scan_done;
+	/* Changes logged before the stop: one copied row changes, one goes. */
+	assert_int_equal(substore_set_status(src, EP, model.rows[0].id, SUB_SPAM), 0);
+	model.rows[0].status = SUB_SPAM;
+	assert_int_equal(substore_delete(src, EP, model.rows[1].id), 0);
+	model.rows[1].deleted = 1;
+	substore_close(src);
+	substore_close(dst);
+
+	/* The restart: tracked again before the store serves (shards_open). */
+	src = open_store("shared", 0);
+	dst = open_store("ep", 0);
+	assert_int_equal(move_progress(dst, EP, &scan_done, &complete), 0);
+	assert_int_equal(scan_done, first);
+	assert_int_equal(move_track(src, EP, 1), 0);
+	insert_rows(src, EP, 30, 1);
+	assert_int_equal(substore_set_status(src, EP, model.rows[2].id, SUB_TRASH), 0);
+	model.rows[2].status = SUB_TRASH;
+	copy_until(src, dst, 100, 0);
+	assert_int_equal(move_cutover(src, dst, EP, 0, commit_ok, switched_noop, NULL), 0);
+	assert_exact(dst);
+	cleanup_all(src);
+	assert_int_equal(rows_in(src, EP), 0);
+	substore_close(src);
+	substore_close(dst);
+	model_reset();
+}
+
+/* A commit point that fails leaves the source whole: no forwarding, and a
+ * later cutover succeeds. */
+static int commit_fail(void *ctx)
+{
+	(void)ctx;
+	return INLET_EIO;
+}
+
+static void t_cutover_fails(void **state)
+{
+	struct substore *src, *dst;
+
+	(void)state;
+	model_reset();
+	src = open_store("shared", 0);
+	dst = open_store("ep", 0);
+	insert_rows(src, EP, 50, 1);
+	assert_int_equal(move_track(src, EP, 1), 0);
+	copy_until(src, dst, 20, 0);
+	assert_int_equal(move_cutover(src, dst, EP, 0, commit_fail, switched_noop, NULL), INLET_EIO);
+	insert_rows(src, EP, 5, 1);
+	assert_int_equal(rows_in(src, EP), 55); /* not forwarded */
+	copy_until(src, dst, 20, 0);
+	assert_int_equal(move_cutover(src, dst, EP, 0, commit_ok, switched_noop, NULL), 0);
+	assert_exact(dst);
+	substore_close(src);
+	substore_close(dst);
+	model_reset();
+}
+
+/* INLET_SHARD_SERVERS and INLET_SHARD_MOVE_TO (engine-free: the SQLite
+ * group only). */
+static void t_config(void **state)
+{
+	struct config c;
+	char err[256];
+
+	(void)state;
+	if (pg)
+		return;
+	config_defaults(&c);
+	setenv("INLET_SHARD_SERVERS", "eu=postgres://u:p%40ss@h1/db;us2=postgresql://h2:5433/x?sslmode=require;", 1);
+	setenv("INLET_SHARD_MOVE_TO", "us2", 1);
+	assert_int_equal(config_from_env(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.nshard_servers, 2);
+	assert_string_equal(c.shard_servers[0].name, "eu");
+	assert_string_equal(c.shard_servers[0].url, "postgres://u:p%40ss@h1/db");
+	assert_string_equal(c.shard_servers[1].name, "us2");
+	assert_string_equal(c.shard_servers[1].url, "postgresql://h2:5433/x?sslmode=require");
+	assert_string_equal(c.shard_move_to, "us2");
+
+	config_defaults(&c);
+	setenv("INLET_SHARD_MOVE_TO", "asia", 1);
+	assert_int_equal(config_from_env(&c, err, sizeof(err)), INLET_EINVAL);
+	assert_non_null(strstr(err, "INLET_SHARD_MOVE_TO"));
+	setenv("INLET_SHARD_MOVE_TO", "main", 1);
+	config_defaults(&c);
+	assert_int_equal(config_from_env(&c, err, sizeof(err)), 0);
+	static const char *const bad[] = { "EU=postgres://h/d", "eu=mysql://h/d", "eu", "=postgres://h/d",
+					   "main=postgres://h/d", "a=postgres://h/d;a=postgres://h/e" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		config_defaults(&c);
+		setenv("INLET_SHARD_SERVERS", bad[i], 1);
+		if (config_from_env(&c, err, sizeof(err)) != INLET_EINVAL)
+			fail_msg("%s was accepted", bad[i]);
+		assert_non_null(strstr(err, "INLET_SHARD_SERVERS"));
+	}
+	unsetenv("INLET_SHARD_SERVERS");
+	unsetenv("INLET_SHARD_MOVE_TO");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(t_move_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_move_far, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_cutover_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_config, setup, teardown),
+	};
+	int failed;
+
+	sub_id_set_node(3);
+	url = getenv("INLET_TEST_DATABASE_URL");
+	pg = 0;
+	failed = cmocka_run_group_tests_name("move_sql_sqlite", tests, NULL, NULL);
+	if (url && *url) {
+		pg = 1;
+		failed += cmocka_run_group_tests_name("move_sql_postgres", tests, NULL, NULL);
+	}
+	return failed ? 1 : 0;
+}
