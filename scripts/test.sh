@@ -4,7 +4,8 @@
 #   black-box tests (node --test, real binary over real sockets) on both builds,
 #   and once more on the normal build with every store in PostgreSQL ("e2e-pg",
 #   INLET_TEST_BACKEND=postgres: a throwaway server per test file);
-#   browser tests (playwright-core + Debian's chromium) on the normal build.
+#   browser tests (playwright-core + Debian's chromium) on the normal build,
+#   and the dashboard's flow once more through the full stack (INLET_TEST_STACK=1).
 # Suites can be narrowed with SUITES="unit e2e e2e-pg browser".
 set -u
 cd "$(dirname "$0")/.."
@@ -72,10 +73,18 @@ fi
 if [[ " $suites " == *" e2e-pg "* ]]; then
 	# Much of a test's time is spent waiting on PostgreSQL here: a third
 	# file at once keeps the suite's time near the SQLite one on 2 cores.
-	INLET_TEST_BACKEND=postgres CONCURRENCY=3 node_suite "e2e-pg (build/inlet)" build/inlet tests/e2e/
+	# Files whose answer does not depend on the backend are left out: the
+	# *_pg files run the C unit tests against their own PostgreSQL already,
+	# fullstack brings its own stack on PostgreSQL, web_build reads no store.
+	mapfile -t pg_files < <(ls tests/e2e/*.test.mjs |
+		grep -vE '/([a-z]+_pg|fullstack|web_build)\.test\.mjs$')
+	INLET_TEST_BACKEND=postgres CONCURRENCY=3 node_suite "e2e-pg (build/inlet)" build/inlet "${pg_files[@]}"
 fi
 if [[ " $suites " == *" browser "* ]]; then
 	node_suite "browser" build/inlet tests/browser/
+	# The dashboard's flow again, through nginx in front of two nodes on
+	# PostgreSQL, Redis, S3 and ClickHouse (tests/lib/stack.mjs).
+	INLET_TEST_STACK=1 node_suite "browser through the full stack" build/inlet tests/browser/dashboard.test.mjs
 fi
 
 [ ${#failed_names[@]} -eq 0 ] || printf 'failed: %s\n' "${failed_names[@]}"
