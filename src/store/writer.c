@@ -100,6 +100,10 @@ static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t 
 	}
 	if ((rc = sql_begin(w->conn, SQL_TX_WRITE)))
 		return rc;
+	if (w->hooks.begin && (rc = w->hooks.begin(w->hooks.ctx, w, w->conn))) {
+		sql_rollback(w->conn);
+		return rc;
+	}
 	for (size_t i = 0; i < n; i++) {
 		rcs[i] = apply_one(w, ops[i]);
 		if (rcs[i] && rcs[i] != WRITER_FORWARDED && sql_tx_aborted(w->conn)) {
