@@ -23,9 +23,13 @@
 
 #include <cmocka.h>
 
+#include "core/arena.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "store/move.h"
+#include "store/shards.h"
+#include "store/tenant.h"
+#include "store/tenant_int.h"
 #include "store/sql.h"
 #include "store/subs.h"
 #include "store/subs_int.h"
@@ -53,6 +57,8 @@ static int teardown(void **state)
 		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s_shared CASCADE", schema);
 		pg_exec(q);
 		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s_ep CASCADE", schema);
+		pg_exec(q);
+		snprintf(q, sizeof(q), "DROP SCHEMA IF EXISTS %s_t CASCADE", schema);
 		pg_exec(q);
 	}
 	if (pg && db2[0]) {
@@ -584,6 +590,125 @@ static void t_cutover_fails(void **state)
 	model_reset();
 }
 
+/* The mover end to end through store/shards.c: the location a move makes
+ * (SQLite: ep-<pid>.db; PostgreSQL: schema ep_<pid> on the main server, or
+ * "<name>:ep_<pid>" on a named one), the rows there, and the store removed
+ * when the endpoint is forgotten (the file, or DROP SCHEMA). */
+static int64_t one_int(const char *target, const char *q)
+{
+	struct sql_conn *c = NULL;
+	struct sql_stmt *st = NULL;
+	int64_t v = -1;
+
+	assert_int_equal(sql_open(target, 0, &c), 0);
+	assert_int_equal(sql_prepare(c, q, &st), 0);
+	if (sql_step(st) == SQL_ROW)
+		v = sql_column_int64(st, 0);
+	sql_finalize(st);
+	sql_close(c);
+	return v;
+}
+
+static void shards_move(int far)
+{
+	struct tenant *t = NULL;
+	struct substore *shared;
+	struct shards *sh;
+	struct shard_server servers[1];
+	struct shards_config cfg = { .batch = 100 };
+	struct sql_conn *c;
+	struct sql_stmt *st;
+	struct arena *a = arena_create(4096);
+	struct endpoint ep;
+	char tsch[96], want[160], q[256], p[400];
+	int64_t acc, id;
+
+	make_far();
+	if (pg) {
+		snprintf(tsch, sizeof(tsch), "%s_t", schema);
+		assert_int_equal(tenant_open_target(&t, url, tsch), 0);
+		cfg.db_url = url;
+		servers[0] = (struct shard_server){ "far", url2 };
+		cfg.servers = servers;
+		cfg.nservers = 1;
+		cfg.move_to = far ? "far" : "main";
+	} else {
+		snprintf(p, sizeof(p), "%s/tenant.db", dir);
+		assert_int_equal(tenant_open_target(&t, p, NULL), 0);
+		snprintf(p, sizeof(p), "%s/submissions", dir);
+		mkdir(p, 0700);
+	}
+	assert_int_equal(tenant_sql_get(t, &c), 0);
+	assert_int_equal(sql_prepare(c, "INSERT INTO accounts(pid,name,created_ms) VALUES('acc_x','a',0) RETURNING id", &st), 0);
+	assert_int_equal(sql_step(st), SQL_ROW);
+	acc = sql_column_int64(st, 0);
+	sql_finalize(st);
+	assert_int_equal(sql_prepare(c, "INSERT INTO endpoints(pid,account_id,key,kind,name,settings,key_version,"
+				       "created_ms) VALUES('ep_Ab-9x',?,'k1','form','f','{}',1,0) RETURNING id", &st), 0);
+	sql_bind_int64(st, 1, acc);
+	assert_int_equal(sql_step(st), SQL_ROW);
+	id = sql_column_int64(st, 0);
+	sql_finalize(st);
+	assert_int_equal(sql_prepare(c, "INSERT INTO endpoint_keys(endpoint_id,version,wrapped,created_ms)"
+				       " VALUES(?,1,X'00',0)", &st), 0);
+	sql_bind_int64(st, 1, id);
+	assert_int_equal(sql_step(st), SQL_DONE);
+	sql_finalize(st);
+	tenant_sql_put(t, c);
+
+	if (pg) {
+		snprintf(p, sizeof(p), "%s_shared", schema);
+		assert_int_equal(substore_open_target(&shared, url, p, "shared"), 0);
+	} else {
+		snprintf(p, sizeof(p), "%s/submissions/shared.db", dir);
+		assert_int_equal(substore_open(&shared, p, "shared"), 0);
+	}
+	model_reset();
+	insert_rows(shared, id, 120, 0);
+	assert_int_equal(shards_open(&sh, t, dir, shared, &cfg), 0);
+	assert_int_equal(tenant_move_request(t, id), 0);
+	assert_int_equal(shards_run_move(sh, id), 0);
+	if (!pg)
+		snprintf(want, sizeof(want), "ep-ep_Ab-9x.db");
+	else
+		snprintf(want, sizeof(want), "%sep_ep_ab_9x", far ? "far:" : "");
+	assert_string_equal(shards_location(sh, id), want);
+	assert_int_equal(tenant_endpoint_by_id(t, id, a, &ep), 0);
+	assert_string_equal(ep.location, want);
+	assert_true(shards_store(sh, id) != shared);
+	assert_int_equal(rows_in(shards_store(sh, id), id), 120);
+	assert_int_equal(rows_in(shared, id), 0);
+	/* Forgotten: the store goes. */
+	shards_forget(sh, id);
+	if (pg) {
+		snprintf(q, sizeof(q), "SELECT count(*) FROM pg_namespace WHERE nspname='ep_ep_ab_9x'");
+		assert_int_equal(one_int(far ? url2 : url, q), 0);
+	} else {
+		snprintf(p, sizeof(p), "%s/submissions/ep-ep_Ab-9x.db", dir);
+		assert_int_equal(access(p, F_OK), -1);
+	}
+	shards_stop(sh);
+	substore_close(shared);
+	shards_close(sh);
+	tenant_close(t);
+	arena_destroy(a);
+	model_reset();
+}
+
+static void t_shards_main(void **state)
+{
+	(void)state;
+	shards_move(0);
+}
+
+static void t_shards_far(void **state)
+{
+	(void)state;
+	if (!pg)
+		return; /* SQLite: dedicated stores are files of the data folder */
+	shards_move(1);
+}
+
 /* INLET_SHARD_SERVERS and INLET_SHARD_MOVE_TO (engine-free: the SQLite
  * group only). */
 static void t_config(void **state)
@@ -633,6 +758,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_two_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_cutover_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_shards_main, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_shards_far, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_config, setup, teardown),
 	};
 	int failed;
