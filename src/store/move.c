@@ -149,7 +149,8 @@ static int failed(struct sql_conn *c, int rc, const char *what)
  * current state. Rows read later are applied later, so the newest read of
  * a row wins in the target. */
 static int read_changes(struct sql_conn *conn, struct arena *a, int64_t endpoint_id, int64_t scan_done,
-			int64_t log_done, size_t limit, struct copy_set *c, size_t *nscan, size_t *nlog)
+			int64_t log_done, int64_t log_upto, size_t limit, struct copy_set *c, size_t *nscan,
+			size_t *nlog)
 {
 	struct sql_stmt *scan = NULL, *logq = NULL, *one = NULL;
 	int rc = 0, src;
@@ -161,8 +162,10 @@ static int read_changes(struct sql_conn *conn, struct arena *a, int64_t endpoint
 	if ((rc = sql_prepare(conn, arena_printf(a, "SELECT %s FROM %s WHERE endpoint_id=?1 AND id>?2"
 						   " ORDER BY endpoint_id, id LIMIT ?3", c->t->cols, c->t->name),
 			      &scan)) ||
-	    (rc = sql_prepare(conn, "SELECT seq,id FROM move_log WHERE endpoint_id=?1 AND seq>?2"
-				    " ORDER BY endpoint_id, seq LIMIT ?3", &logq)) ||
+	    (rc = sql_prepare(conn, log_upto == INT64_MAX ? "SELECT seq,id FROM move_log WHERE endpoint_id=?1 AND seq>?2"
+							   " ORDER BY endpoint_id, seq LIMIT ?3"
+							 : "SELECT seq,id FROM move_log WHERE endpoint_id=?1 AND seq>?2"
+							   " AND seq<=?4 ORDER BY endpoint_id, seq LIMIT ?3", &logq)) ||
 	    (rc = sql_prepare(conn, arena_printf(a, "SELECT %s FROM %s WHERE id=?1 AND endpoint_id=?2", c->t->cols,
 						 c->t->name), &one))) {
 		rc = failed(conn, rc, "prepare");
@@ -183,6 +186,8 @@ static int read_changes(struct sql_conn *conn, struct arena *a, int64_t endpoint
 	sql_bind_int64(logq, 1, endpoint_id);
 	sql_bind_int64(logq, 2, log_done);
 	sql_bind_int64(logq, 3, limit ? (int64_t)limit : NO_LIMIT);
+	if (log_upto != INT64_MAX)
+		sql_bind_int64(logq, 4, log_upto);
 	while ((src = sql_step(logq)) == SQL_ROW) {
 		int64_t seq = sql_column_int64(logq, 0), id = sql_column_int64(logq, 1);
 
@@ -455,6 +460,125 @@ int move_progress(struct substore *dst, int64_t endpoint_id, int64_t *scan_done,
 	return read_meta(dst, endpoint_id, scan_done, &log_done, complete);
 }
 
+/* ---- several nodes (PostgreSQL) -------------------------------------------- */
+
+/* On PostgreSQL several processes may run a writer on the same store, so
+ * "every write passes through the source's one queue" no longer holds and
+ * the in-memory tracked list is per process. The store itself therefore
+ * keeps which endpoints are tracked (state 1) and which have been cut over
+ * (2), in move_state, and an advisory lock of the store orders them with
+ * the batches of every node: each batch takes it shared first (the begin
+ * hook) and reads move_state, and track-on/off and the cutover take it
+ * exclusive, so no batch of any node straddles them. SQLite has one writer
+ * per file, which already serialises all of this; none of it runs there. */
+#define STATE_TRACKED 1
+#define STATE_CUT 2
+
+/* The advisory lock's key: the store's schema, hashed (FNV-1a), within a
+ * namespace of Inlet's own. Advisory locks are per database, so the schema
+ * names a store uniquely. */
+static int64_t lock_key(const char *schema)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = "inlet.move:"; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	for (const char *p = schema ? schema : "public"; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return (int64_t)h;
+}
+
+static int take_lock(struct sql_conn *c, const char *schema, int exclusive)
+{
+	struct sql_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sql_prepare(c, exclusive ? "SELECT pg_advisory_xact_lock(CAST(?1 AS INTEGER))"
+					   : "SELECT pg_advisory_xact_lock_shared(CAST(?1 AS INTEGER))", &st)))
+		return failed(c, rc, "prepare lock");
+	sql_bind_int64(st, 1, lock_key(schema));
+	rc = sql_step(st);
+	sql_finalize(st);
+	return rc == SQL_ROW ? 0 : failed(c, rc, "lock");
+}
+
+int move_store_init(struct sql_conn *c, const char *schema)
+{
+	int rc;
+
+	/* Under the lock: two nodes opening the store at once would otherwise
+	 * race to create the table. */
+	if ((rc = sql_begin(c, SQL_TX_WRITE)))
+		return rc;
+	if ((rc = take_lock(c, schema, 1)) ||
+	    (rc = sql_exec(c, "CREATE TABLE IF NOT EXISTS move_state(endpoint_id BIGINT PRIMARY KEY,"
+			      " state INTEGER NOT NULL)"))) {
+		sql_rollback(c);
+		return rc;
+	}
+	return sql_commit(c);
+}
+
+int substore_is_cut(const struct substore *s, int64_t endpoint_id)
+{
+	for (int i = 0; i < s->ncut; i++)
+		if (s->cut[i] == endpoint_id)
+			return 1;
+	return 0;
+}
+
+int move_batch_begin(void *ctx, struct writer *w, struct sql_conn *c)
+{
+	struct substore *s = ctx;
+	struct sql_stmt *st = NULL;
+	int rc;
+
+	(void)w;
+	/* Two statements: under READ COMMITTED each statement reads a new
+	 * snapshot, so the read after the lock sees every track-on and
+	 * cutover committed before the lock was granted. */
+	if ((rc = take_lock(c, s->schema, 0)))
+		return rc;
+	if ((rc = sql_prepare(c, "SELECT endpoint_id, state FROM move_state", &st)))
+		return failed(c, rc, "move_state");
+	s->ntracked = 0;
+	s->ncut = 0;
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		int64_t id = sql_column_int64(st, 0);
+
+		if (sql_column_int64(st, 1) == STATE_TRACKED) {
+			substore_set_tracked(s, id, 1);
+		} else {
+			if (s->ncut == s->cut_cap) {
+				s->cut_cap = s->cut_cap ? 2 * s->cut_cap : 8;
+				s->cut = xrealloc(s->cut, (size_t)s->cut_cap * sizeof(*s->cut));
+			}
+			s->cut[s->ncut++] = id;
+		}
+	}
+	sql_finalize(st);
+	return rc < 0 ? failed(c, rc, "move_state") : 0;
+}
+
+/* Writes the endpoint's move state (0: none) in the transaction open on c,
+ * which holds the store's lock exclusive. */
+static int set_state(struct sql_conn *c, int64_t endpoint_id, int state)
+{
+	struct sql_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sql_prepare(c, state ? "INSERT INTO move_state(endpoint_id,state) VALUES(?1,?2)"
+					 " ON CONFLICT(endpoint_id) DO UPDATE SET state=excluded.state"
+				       : "DELETE FROM move_state WHERE endpoint_id=?1", &st)))
+		return failed(c, rc, "move_state");
+	sql_bind_int64(st, 1, endpoint_id);
+	if (state)
+		sql_bind_int64(st, 2, state);
+	rc = sql_step(st);
+	sql_finalize(st);
+	return rc == SQL_DONE ? 0 : failed(c, rc, "move_state");
+}
+
 /* ---- track ------------------------------------------------------------------ */
 
 struct track_op {
@@ -467,19 +591,68 @@ struct track_op {
 static int track_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
 	struct track_op *t = (struct track_op *)op;
+	int rc;
 
 	(void)w;
-	(void)conn;
+	if (sql_engine(conn) == SQL_POSTGRES) {
+		/* Alone on this writer (exclusive), and under the store's lock
+		 * exclusive: every batch of every node that began before has
+		 * committed, and every later one logs the endpoint's writes. */
+		if ((rc = sql_begin(conn, SQL_TX_WRITE)))
+			return rc;
+		if ((rc = take_lock(conn, t->s->schema, 1)) ||
+		    (rc = set_state(conn, t->endpoint_id, t->on ? STATE_TRACKED : 0)) || (rc = sql_commit(conn))) {
+			sql_rollback(conn);
+			return rc;
+		}
+	}
 	substore_set_tracked(t->s, t->endpoint_id, t->on);
 	return 0;
 }
 
 int move_track(struct substore *src, int64_t endpoint_id, int on)
 {
-	struct track_op t = { .op = { .apply = track_apply, .done = copy_done }, .s = src,
-			      .endpoint_id = endpoint_id, .on = on };
+	/* SQLite: an op like the others, ordered by the one writer. */
+	struct track_op t = { .op = { .apply = track_apply, .done = copy_done,
+				      .exclusive = sql_is_postgres(src->path) },
+			      .s = src, .endpoint_id = endpoint_id, .on = on };
 
 	return writer_run(src->writer, &t.op);
+}
+
+/* PostgreSQL with several nodes: move_log's seq is handed out when a row is
+ * inserted, but batches of different nodes commit in any order, so a step
+ * that read past seq 101 while a batch holding seq 100 was still open would
+ * never see 100. The store's lock taken exclusive waits for every batch
+ * under way; the highest seq then is a horizon below which nothing is still
+ * to commit, and the step reads the log up to it. Writers pause for the
+ * moment the lock is held (one query), not for the step. */
+static int log_horizon(struct sql_conn *c, const char *schema, int64_t endpoint_id, int64_t *upto)
+{
+	struct sql_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sql_begin(c, SQL_TX_WRITE)))
+		return rc;
+	if ((rc = take_lock(c, schema, 1)) ||
+	    (rc = sql_prepare(c, "SELECT COALESCE(MAX(seq), 0) FROM move_log WHERE endpoint_id=?1", &st))) {
+		rc = rc < 0 ? rc : INLET_EDB;
+		goto out;
+	}
+	sql_bind_int64(st, 1, endpoint_id);
+	if ((rc = sql_step(st)) == SQL_ROW) {
+		*upto = sql_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = failed(c, rc, "move_log horizon");
+	}
+out:
+	sql_finalize(st);
+	if (rc)
+		sql_rollback(c);
+	else
+		rc = sql_commit(c);
+	return rc;
 }
 
 /* ---- copy ------------------------------------------------------------------- */
@@ -489,7 +662,7 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 {
 	struct arena *a = arena_create(1 << 20);
 	struct copy_set c;
-	int64_t scan_done, log_done;
+	int64_t scan_done, log_done, log_upto = INT64_MAX;
 	size_t nscan, nlog;
 	struct sql_conn *conn = NULL;
 	int rc, complete;
@@ -502,7 +675,10 @@ int move_copy_step(struct substore *src, struct substore *dst, int64_t endpoint_
 		goto out;
 	if ((rc = substore_reader(src, &conn)))
 		goto out;
-	rc = read_changes(conn, a, endpoint_id, scan_done, log_done, batch, &c, &nscan, &nlog);
+	if (sql_engine(conn) == SQL_POSTGRES)
+		rc = log_horizon(conn, src->schema, endpoint_id, &log_upto);
+	if (!rc)
+		rc = read_changes(conn, a, endpoint_id, scan_done, log_done, log_upto, batch, &c, &nscan, &nlog);
 	substore_reader_put(src, conn);
 	if (rc)
 		goto out;
@@ -535,6 +711,7 @@ struct cutover_op {
 static int cutover_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
 	struct cutover_op *co = (struct cutover_op *)op;
+	const int pg = sql_engine(conn) == SQL_POSTGRES;
 	struct arena *a = arena_create(1 << 20);
 	struct copy_set c;
 	int64_t scan_done, log_done;
@@ -544,24 +721,40 @@ static int cutover_apply(struct writer *w, struct sql_conn *conn, struct writer_
 	(void)w;
 	memset(&c, 0, sizeof(c));
 	c.t = &tables[co->events ? 1 : 0];
-	/* Alone on the source's writer: what is read here is final. */
+	/* Alone on the source's writer: what is read here is final. On
+	 * PostgreSQL other nodes' writers too must stand still: the store's
+	 * lock exclusive waits for their batches under way to commit and
+	 * holds back their next ones until the endpoint is marked cut over. */
+	if (pg && ((rc = sql_begin(conn, SQL_TX_WRITE)) || (rc = take_lock(conn, co->src->schema, 1))))
+		goto out;
 	if ((rc = read_meta(co->dst, co->endpoint_id, &scan_done, &log_done, &complete)))
 		goto out;
-	if ((rc = read_changes(conn, a, co->endpoint_id, scan_done, log_done, 0, &c, &nscan, &nlog)))
+	if ((rc = read_changes(conn, a, co->endpoint_id, scan_done, log_done, INT64_MAX, 0, &c, &nscan, &nlog)))
 		goto out;
 	if (co->events && (rc = read_aggregates(conn, a, co->endpoint_id, &c)))
 		goto out;
 	c.complete = 1;
 	if ((rc = write_target(co->dst, co->endpoint_id, &c)))
 		goto out;
+	if (pg && (rc = set_state(conn, co->endpoint_id, STATE_CUT)))
+		goto out;
 	if ((rc = co->commit(co->ctx)))
 		goto out;
+	if (pg && (rc = sql_commit(conn))) {
+		/* The shard map already names the target: writes other nodes
+		 * still make here would be lost, so say so loudly. */
+		log_msg(LOG_ERROR, "endpoint %lld: the cut-over mark did not commit in the source (%s);"
+				   " restart the other nodes", (long long)co->endpoint_id, sql_errmsg(conn));
+		rc = 0;
+	}
 	substore_set_tracked(co->src, co->endpoint_id, 0);
 	substore_set_moved(co->src, co->endpoint_id, co->dst);
 	co->switched(co->ctx);
 	log_msg(LOG_INFO, "endpoint %lld moved: %zu rows and %zu changes in the final step",
 		(long long)co->endpoint_id, nscan, nlog);
 out:
+	if (pg && sql_in_tx(conn))
+		sql_rollback(conn);
 	copy_set_free(&c);
 	arena_destroy(a);
 	return rc;

@@ -388,6 +388,8 @@ static int insert_apply(struct writer *w, struct sql_conn *c, struct writer_op *
 		writer_submit(to->writer, op);
 		return WRITER_FORWARDED;
 	}
+	if (substore_is_cut(io->s, io->row.endpoint_id))
+		return INLET_ECONFLICT; /* moved by another node: the caller looks again */
 	st = writer_sql(w, 0, "INSERT INTO submissions(id,endpoint_id,status,key_version,nfiles,sealed)"
 			      " VALUES(?,?,?,?,?,?)");
 	if (!st)
@@ -550,6 +552,8 @@ static int mod_apply(struct writer *w, struct sql_conn *c, struct writer_op *op)
 		fwd.op.done = mod_done;
 		return writer_run(to->writer, &fwd.op);
 	}
+	if (substore_is_cut(m->s, m->endpoint_id))
+		return INLET_ECONFLICT; /* moved by another node: the caller looks again */
 	if (m->kind == 0)
 		st = writer_sql(w, 2, "UPDATE submissions SET status=?3,"
 				      " status_ms=CASE WHEN status=?3 THEN status_ms ELSE ?4 END"
@@ -812,6 +816,11 @@ int substore_open_target(struct substore **out, const char *target, const char *
 		log_msg(LOG_ERROR, "%s: cannot migrate: %s", name, sql_errmsg(c));
 		goto out;
 	}
+	/* Several nodes may write this store: moves keep their state in it. */
+	if (pg && ((rc = move_store_init(c, schema)) != 0))
+		goto out;
+	if (pg)
+		hooks.begin = move_batch_begin;
 	if ((rc = writer_create(&s->writer, target, schema, name, 1024, &hooks)))
 		goto out;
 	/* Raw SQLite readers for store/move.c and store/events_read.c until
@@ -841,5 +850,6 @@ void substore_close(struct substore *s)
 	free(s->schema);
 	free(s->moved);
 	free(s->tracked);
+	free(s->cut);
 	free(s);
 }

@@ -37,6 +37,11 @@ struct substore {
 	 * before the store serves (at open, by shards.c). */
 	struct moved_to { int64_t endpoint_id; struct substore *to; } *moved; /* heap */
 	int nmoved, moved_cap;
+	/* PostgreSQL: endpoints another node's cutover moved out (move_state,
+	 * read at the start of each batch): writes to them are refused here
+	 * unless moved forwards them. Writer thread only. */
+	int64_t *cut; /* heap */
+	int ncut, cut_cap;
 	/* Day whose earlier session rows are pruned (store/events.c). Writer
 	 * thread only. */
 	int64_t ev_prune_day;
@@ -71,5 +76,14 @@ struct writer *substore_writer(struct substore *s);
  * tracked (on = 1) / not (0). Writer thread, or before the store serves. */
 void substore_set_moved(struct substore *s, int64_t endpoint_id, struct substore *to);
 void substore_set_tracked(struct substore *s, int64_t endpoint_id, int on);
+
+/* Several nodes on one PostgreSQL store (store/move.c). move_store_init
+ * makes the move_state table on an opened store's connection;
+ * move_batch_begin is the writer's begin hook there (ctx: the substore):
+ * it takes the store's move lock shared and reloads tracked and cut from
+ * move_state; substore_is_cut tells an op its endpoint is gone. */
+int move_store_init(struct sql_conn *c, const char *schema);
+int move_batch_begin(void *ctx, struct writer *w, struct sql_conn *c);
+int substore_is_cut(const struct substore *s, int64_t endpoint_id);
 
 #endif

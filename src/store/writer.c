@@ -105,6 +105,10 @@ static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t 
 	}
 	if ((rc = sql_begin(w->conn, SQL_TX_WRITE)))
 		return rc;
+	if (w->hooks.begin && (rc = w->hooks.begin(w->hooks.ctx, w, w->conn))) {
+		sql_rollback(w->conn);
+		return rc;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (rcs[i] == WRITER_FORWARDED)
 			continue; /* another writer's since an earlier attempt */

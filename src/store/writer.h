@@ -35,6 +35,9 @@ struct writer_op {
 };
 
 struct writer_hooks {
+	/* Optional: runs first in each batch's transaction (not for an
+	 * exclusive op); a failure fails the whole batch. */
+	int (*begin)(void *ctx, struct writer *w, struct sql_conn *c);
 	/* Optional: runs inside each batch's transaction before COMMIT. */
 	int (*before_commit)(void *ctx, struct writer *w, struct sql_conn *c);
 	/* Optional: runs after each batch with its outcome. */
