@@ -177,10 +177,10 @@ static int find_pg_dump(char *out, size_t size)
 		path += n + (path[n] == ':');
 	}
 	if (glob("/usr/lib/postgresql/*/bin/pg_dump", 0, NULL, &g) == 0) {
-		int best = -1;
+		long best = -1;
 
 		for (size_t i = 0; i < g.gl_pathc; i++) {
-			int v = atoi(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"));
+			long v = strtol(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"), NULL, 10);
 
 			if (v > best && executable(g.gl_pathv[i])) {
 				best = v;

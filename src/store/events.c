@@ -404,6 +404,8 @@ static int batch_apply(struct writer *w, struct sql_conn *c, struct writer_op *o
 		writer_submit(to->writer, op);
 		return WRITER_FORWARDED;
 	}
+	if (substore_is_cut(bo->s, b->endpoint_id))
+		return INLET_ECONFLICT; /* moved by another node, to a store not found */
 	/* An apply that is rolled back, or forwarded and run again, starts
 	 * the list afresh. */
 	b->nhours = 0;
@@ -487,6 +489,8 @@ static int sync_apply(struct writer *w, struct sql_conn *c, struct writer_op *op
 		fwd.op.next = NULL;
 		return writer_run(to->writer, &fwd.op);
 	}
+	if (o->endpoint_id && substore_is_cut(o->s, o->endpoint_id))
+		return INLET_ECONFLICT;
 	if ((rc = sql_savepoint(c, "evs")))
 		return rc;
 	return savepoint_end(c, "evs", o->fn(w, c, o));

@@ -244,6 +244,7 @@ struct copy_op {
 	struct writer_op op; /* first */
 	int64_t endpoint_id;
 	const struct copy_set *c;
+	const char *schema; /* the target's (PostgreSQL), for its lock */
 };
 
 static int step_values(struct sql_conn *conn, struct sql_stmt *st, const struct val *v, int n)
@@ -352,6 +353,8 @@ enum {
 	SLOT_CLEAN_EV = 14,
 };
 
+static int take_lock(struct sql_conn *c, const char *schema, int exclusive);
+
 static int copy_apply(struct writer *w, struct sql_conn *conn, struct writer_op *op)
 {
 	struct copy_op *co = (struct copy_op *)op;
@@ -398,8 +401,14 @@ static int copy_apply(struct writer *w, struct sql_conn *conn, struct writer_op 
 		goto out;
 	}
 	rc = 0;
-	if (c->complete)
-		/* The target's count starts exact; the writer keeps it from here. */
+	/* The target's count starts exact; the writer keeps it from here. On
+	 * PostgreSQL another node that already follows the move may be
+	 * writing here: the store's lock exclusive waits out its batches
+	 * (which add to the count as they commit) and holds back the next,
+	 * so the count and the rows it counts agree. */
+	if (c->complete && sql_engine(conn) == SQL_POSTGRES && co->schema)
+		rc = take_lock(conn, co->schema, 1);
+	if (c->complete && !rc)
 		rc = exec_endpoint(conn, arena_printf(a, "INSERT INTO endpoint_counts(endpoint_id,total)"
 						      " SELECT CAST(?1 AS INTEGER), count(*) FROM %s WHERE endpoint_id=?1"
 						      " ON CONFLICT(endpoint_id) DO UPDATE SET total=excluded.total",
@@ -418,7 +427,7 @@ static void copy_done(struct writer_op *op, int rc)
 static int write_target(struct substore *dst, int64_t endpoint_id, const struct copy_set *c)
 {
 	struct copy_op co = { .op = { .apply = copy_apply, .done = copy_done },
-			      .endpoint_id = endpoint_id, .c = c };
+			      .endpoint_id = endpoint_id, .c = c, .schema = dst->schema };
 
 	return writer_run(dst->writer, &co.op);
 }
@@ -804,8 +813,10 @@ static int cleanup_apply(struct writer *w, struct sql_conn *conn, struct writer_
 
 		/* The aggregates of an events endpoint go last, in one step:
 		 * they are small next to its events. */
-		for (size_t i = NAGG; c->events && i-- > 0;) {
-			snprintf(q, sizeof(q), "DELETE FROM %s WHERE %s", aggregates[i].name, aggregates[i].where);
+		for (size_t k = 0; c->events && k < NAGG; k++) {
+			const struct move_table *t = &aggregates[NAGG - 1 - k]; /* issues last */
+
+			snprintf(q, sizeof(q), "DELETE FROM %s WHERE %s", t->name, t->where);
 			if ((rc = exec_endpoint(conn, q, c->endpoint_id)))
 				return rc;
 		}

@@ -26,6 +26,13 @@
 /* Readers that picked the shared store just before a cut-over finish long
  * before this; only then do the endpoint's old rows start to go. */
 #define CLEANUP_GRACE_MS 2000
+/* PostgreSQL: another node may move an endpoint out of the shared store.
+ * A reader here learns it from the shard map, asked again for an endpoint
+ * once this long has passed (well inside CLEANUP_GRACE_MS, so no read
+ * picks the shared store once the endpoint's rows start to go there).
+ * Writes need no such wait: the cut-over mark refuses them (subs.c). */
+#define ROUTE_CHECK_MS 500
+#define ROUTE_CHECKS 1024 /* slots of the when-last-asked table */
 
 struct route {
 	int64_t endpoint_id;
@@ -45,6 +52,10 @@ struct shards {
 	size_t batch;
 	int pause_ms;
 
+	/* When the shard map was last asked about an endpoint still routed to
+	 * the shared store (PostgreSQL): a lossy table, a slot per id hash. */
+	pthread_mutex_t clock;
+	struct { int64_t endpoint_id, at_ms; } checked[ROUTE_CHECKS];
 	pthread_rwlock_t lock;       /* guards routes */
 	struct route *routes;
 	size_t nroutes, cap;
@@ -95,7 +106,7 @@ size_t shards_stores(struct shards *s, struct substore ***out)
 	return n;
 }
 
-struct substore *shards_store(struct shards *s, int64_t endpoint_id)
+static struct substore *routed(struct shards *s, int64_t endpoint_id)
 {
 	struct substore *st = s->shared;
 	struct route *r;
@@ -107,10 +118,49 @@ struct substore *shards_store(struct shards *s, int64_t endpoint_id)
 	return st;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when the shard map is due to be asked about the endpoint again (and
+ * notes that it is being asked now). */
+static int check_due(struct shards *s, int64_t endpoint_id)
+{
+	size_t slot = (size_t)((uint64_t)endpoint_id * 0x9E3779B97F4A7C15ull >> 54) % ROUTE_CHECKS;
+	int64_t now = mono_ms();
+	int due;
+
+	pthread_mutex_lock(&s->clock);
+	due = s->checked[slot].endpoint_id != endpoint_id || now - s->checked[slot].at_ms >= ROUTE_CHECK_MS;
+	if (due) {
+		s->checked[slot].endpoint_id = endpoint_id;
+		s->checked[slot].at_ms = now;
+	}
+	pthread_mutex_unlock(&s->clock);
+	return due;
+}
+
+static struct substore *follow_move(struct shards *s, int64_t endpoint_id);
+
+struct substore *shards_store(struct shards *s, int64_t endpoint_id)
+{
+	struct substore *st = routed(s, endpoint_id), *moved;
+
+	if (st == s->shared && s->db_url && check_due(s, endpoint_id) && (moved = follow_move(s, endpoint_id)))
+		return moved;
+	return st;
+}
+
 const char *shards_location(struct shards *s, int64_t endpoint_id)
 {
 	const char *loc = "shared";
 	struct route *r;
+
+	(void)shards_store(s, endpoint_id); /* follows another node's move */
 
 	pthread_rwlock_rdlock(&s->lock);
 	if ((r = find_route(s, endpoint_id)))
@@ -119,10 +169,9 @@ const char *shards_location(struct shards *s, int64_t endpoint_id)
 	return loc;
 }
 
-/* Adds a route (under the write lock). */
-static void add_route(struct shards *s, int64_t endpoint_id, const char *location, struct substore *st)
+/* Adds a route; the caller holds the write lock. */
+static void add_route_locked(struct shards *s, int64_t endpoint_id, const char *location, struct substore *st)
 {
-	pthread_rwlock_wrlock(&s->lock);
 	if (s->nroutes == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 16;
 		s->routes = xrealloc(s->routes, s->cap * sizeof(*s->routes));
@@ -130,6 +179,12 @@ static void add_route(struct shards *s, int64_t endpoint_id, const char *locatio
 	s->routes[s->nroutes].endpoint_id = endpoint_id;
 	s->routes[s->nroutes].location = xstrdup(location);
 	s->routes[s->nroutes++].store = st;
+}
+
+static void add_route(struct shards *s, int64_t endpoint_id, const char *location, struct substore *st)
+{
+	pthread_rwlock_wrlock(&s->lock);
+	add_route_locked(s, endpoint_id, location, st);
 	pthread_rwlock_unlock(&s->lock);
 }
 
@@ -519,6 +574,49 @@ void shards_halt(struct shards *s)
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
+/* Another node may have moved the endpoint out of the shared store: its
+ * route comes from the shard map, its store is opened here once. The
+ * store, or NULL while the map still says "shared" (or on failure). */
+static struct substore *follow_move(struct shards *s, int64_t endpoint_id)
+{
+	struct arena *a = arena_create(1024);
+	struct substore *st = NULL, *had;
+	struct endpoint ep;
+
+	if ((had = routed(s, endpoint_id)) != s->shared)
+		goto out;
+	had = NULL;
+	if (tenant_endpoint_by_id(s->t, endpoint_id, a, &ep) || strcmp(ep.location, "shared") == 0)
+		goto out;
+	if (open_store(s, ep.location, &st)) {
+		log_msg(LOG_ERROR, "endpoint %lld: moved to %s by another node, but that store cannot be opened",
+			(long long)endpoint_id, ep.location);
+		goto out;
+	}
+	pthread_rwlock_wrlock(&s->lock);
+	if (find_route(s, endpoint_id)) {
+		had = find_route(s, endpoint_id)->store; /* a move of ours got there first */
+	} else {
+		add_route_locked(s, endpoint_id, ep.location, st);
+		had = st;
+		st = NULL;
+		log_msg(LOG_INFO, "endpoint %lld: moved to %s by another node; following", (long long)endpoint_id,
+			ep.location);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	substore_close(st); /* the one opened in vain, if any */
+out:
+	arena_destroy(a);
+	return had;
+}
+
+/* The shared store's resolve_cut (store/subs_int.h), on its writer
+ * thread: a write for an endpoint another node's cutover marked. */
+static struct substore *resolve_cut(void *ctx, int64_t endpoint_id)
+{
+	return follow_move(ctx, endpoint_id);
+}
+
 int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
 		struct substore *shared, const struct shards_config *cfg)
 {
@@ -547,6 +645,7 @@ int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
 		s->move_to = xstrdup(cfg->move_to);
 	snprintf(s->dir, sizeof(s->dir), "%s/submissions", data_dir);
 	pthread_rwlock_init(&s->lock, NULL);
+	pthread_mutex_init(&s->clock, NULL);
 	pthread_mutex_init(&s->mlock, NULL);
 	pthread_mutex_init(&s->run_lock, NULL);
 	pthread_cond_init(&s->mwake, NULL);
@@ -569,6 +668,8 @@ int shards_open(struct shards **out, struct tenant *t, const char *data_dir,
 			substore_set_tracked(shared, mv[i].endpoint_id, 1);
 	shared->on_count = on_count;
 	shared->on_count_ctx = s;
+	shared->resolve_cut = resolve_cut;
+	shared->resolve_ctx = s;
 	if (pthread_create(&s->thread, NULL, mover_main, s) != 0) {
 		rc = INLET_EIO;
 		goto out;
@@ -675,6 +776,7 @@ void shards_close(struct shards *s)
 	free(s->wanted);
 	pthread_cond_destroy(&s->mwake);
 	pthread_mutex_destroy(&s->mlock);
+	pthread_mutex_destroy(&s->clock);
 	pthread_mutex_destroy(&s->run_lock);
 	pthread_rwlock_destroy(&s->lock);
 	free(s);

@@ -189,12 +189,19 @@ int substore_is_tracked(const struct substore *s, int64_t endpoint_id)
 	return 0;
 }
 
-struct substore *substore_moved_to(const struct substore *s, int64_t endpoint_id)
+struct substore *substore_moved_to(struct substore *s, int64_t endpoint_id)
 {
+	struct substore *to;
+
 	for (int i = 0; i < s->nmoved; i++)
 		if (s->moved[i].endpoint_id == endpoint_id)
 			return s->moved[i].to;
-	return NULL;
+	/* Another node's cutover: the shard map says where it went. */
+	if (!substore_is_cut(s, endpoint_id) || !s->resolve_cut)
+		return NULL;
+	if ((to = s->resolve_cut(s->resolve_ctx, endpoint_id)) && to != s)
+		substore_set_moved(s, endpoint_id, to);
+	return to == s ? NULL : to;
 }
 
 struct writer *substore_writer(struct substore *s)

@@ -45,6 +45,11 @@ struct substore {
 	/* Day whose earlier session rows are pruned (store/events.c). Writer
 	 * thread only. */
 	int64_t ev_prune_day;
+	/* Finds (opening it if need be) the store an endpoint cut over by
+	 * another node lives in now, from the shard map; NULL when it
+	 * cannot. Runs on the writer thread (store/shards.c sets it). */
+	struct substore *(*resolve_cut)(void *ctx, int64_t endpoint_id);
+	void *resolve_ctx;
 	/* Called after each commit with (endpoint, new total, threshold). */
 	void (*on_count)(void *ctx, struct substore *s, int64_t endpoint_id, int64_t total, int64_t threshold);
 	void *on_count_ctx;
@@ -63,7 +68,10 @@ void substore_reader_put(struct substore *s, struct sql_conn *c);
 
 /* Writer-thread helpers. */
 int substore_is_tracked(const struct substore *s, int64_t endpoint_id);
-struct substore *substore_moved_to(const struct substore *s, int64_t endpoint_id);
+/* Where ops for the endpoint go now: a store it moved to (by this
+ * process's move, or found through resolve_cut when another node's
+ * cutover moved it), else NULL: here. Writer thread. */
+struct substore *substore_moved_to(struct substore *s, int64_t endpoint_id);
 /* Adds delta to the endpoint's row count at the end of the batch (the
  * count that decides when it moves); threshold 0 keeps the last one. */
 void substore_count_delta(struct substore *s, int64_t endpoint_id, int64_t delta, int64_t threshold);

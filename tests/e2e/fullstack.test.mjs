@@ -166,6 +166,38 @@ test('a stream open on node 1 shows a post taken by node 2', T, async () => {
   }
 });
 
+test('an endpoint one node moves to a store of its own: both nodes follow it, no acknowledged post lost', T, async (t) => {
+  const ep = await createEndpoint(api, 'stack-move', { rate_limit: { per_minute: 0, burst: 1 }, shard_threshold: 400 });
+  const load = startLoad({ url: stack.url, key: ep.key, clients: 8, deadline: Date.now() + 120_000 * SCALE, tag: 'move' });
+  let moved;
+  try {
+    moved = await until('the endpoint moves out of the shared store', async () => {
+      const r = await api.get(`/api/v1/endpoints/${ep.id}`);
+      return r.status === 200 && r.json.location !== 'shared' && r.json.move === null ? r.json : null;
+    }, 120_000 * SCALE);
+    const atMove = load.acked.length;
+    await until('posts go on after the move', async () => load.acked.length >= atMove + 300, 60_000 * SCALE);
+  } finally {
+    load.stop();
+  }
+  const res = await load.done;
+  t.diagnostic(`moved to ${moved.location}; acked ${res.acked.length}, statuses ${JSON.stringify(res.statuses)}`);
+  assert.deepEqual(Object.keys(res.statuses), ['200'], 'every post answered 200, before, during and after the move');
+  assert.match(moved.location, /^ep_/);
+  for (const n of stack.nodes) {
+    const direct = apiClient(n.url, owner.token);
+    const e = await direct.get(`/api/v1/endpoints/${ep.id}`);
+    assert.equal(e.json.location, moved.location, `${n.url} follows the move`);
+    const all = await listAll(direct, ep.id);
+    const ids = new Set(all.map((x) => x.id));
+    const missing = res.acked.filter((x) => !ids.has(x.id));
+    assert.equal(missing.length, 0, `${n.url}: ${missing.length} acknowledged posts missing`);
+    assert.equal(new Set(all.map((x) => x.fields.token)).size, all.length, `${n.url}: no post twice`);
+    assert.equal(e.json.submission_count, all.length, `${n.url}: the count agrees`);
+  }
+  await verifyAcked(stack.url, owner.token, res.acked.slice(-100), 'after the move, through nginx');
+});
+
 test('kill -9 of a node under load through nginx loses no acknowledged submission', T, async (t) => {
   const ep = await createEndpoint(api, 'stack-kill', { rate_limit: { per_minute: 0, burst: 1 } });
   const victim = stack.nodes[1];
