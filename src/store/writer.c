@@ -70,21 +70,24 @@ static double ms_since(const struct timespec *t0)
 }
 
 /* One op inside the batch. On PostgreSQL a failed statement spoils the
- * whole transaction, so each op runs under a savepoint there and a failure
- * undoes just that op, as SQLite's statement rollback does. */
-static int apply_one(struct writer *w, struct writer_op *op)
+ * whole transaction, so in a careful run each op runs under a savepoint
+ * there and a failure undoes just that op, as SQLite's statement rollback
+ * does. A savepoint costs two round trips per op, so a batch first runs
+ * without them and only a batch in which an op failed runs again,
+ * carefully (run_batch). */
+static int apply_one(struct writer *w, struct writer_op *op, int careful)
 {
-	int pg = sql_engine(w->conn) == SQL_POSTGRES;
+	int sp = careful && sql_engine(w->conn) == SQL_POSTGRES;
 	int rc;
 
-	if (pg && (rc = sql_savepoint(w->conn, "op")))
+	if (sp && (rc = sql_savepoint(w->conn, "op")))
 		return rc;
 	rc = op->apply(w, w->conn, op);
 	/* A failed statement leaves PostgreSQL's transaction marked failed
 	 * (sql_tx_aborted) until it is rolled back to the savepoint, so a
 	 * failed op always tries that; only when it cannot (a lost server)
 	 * does the transaction stay aborted, and run_batch gives it up. */
-	if (pg && ((rc && rc != WRITER_FORWARDED) || !sql_tx_aborted(w->conn))) {
+	if (sp && ((rc && rc != WRITER_FORWARDED) || !sql_tx_aborted(w->conn))) {
 		int rc2 = rc && rc != WRITER_FORWARDED ? sql_rollback_to(w->conn, "op") : 0;
 
 		rc2 = rc2 ? rc2 : sql_release(w->conn, "op");
@@ -94,8 +97,12 @@ static int apply_one(struct writer *w, struct writer_op *op)
 	return rc;
 }
 
+/* run_batch's answer when an op failed in a quick run on PostgreSQL:
+ * nothing was kept, run it again carefully. */
+#define BATCH_CAREFUL 2
+
 /* Applies and commits one batch; fills each op's result into rcs. */
-static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t n)
+static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t n, int careful)
 {
 	int rc;
 
@@ -112,13 +119,19 @@ static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t 
 	for (size_t i = 0; i < n; i++) {
 		if (rcs[i] == WRITER_FORWARDED)
 			continue; /* another writer's since an earlier attempt */
-		rcs[i] = apply_one(w, ops[i]);
+		rcs[i] = apply_one(w, ops[i], careful);
 		if (rcs[i] == INLET_EBUSY && sql_engine(w->conn) == SQL_POSTGRES) {
 			/* A deadlock or a lock timeout against another node's
 			 * writer: the locks taken by earlier ops are still
 			 * held, so the whole batch goes and runs again. */
 			sql_rollback(w->conn);
 			return INLET_EBUSY;
+		}
+		if (rcs[i] && rcs[i] != WRITER_FORWARDED && !careful && sql_engine(w->conn) == SQL_POSTGRES) {
+			/* What the op wrote before it failed is in the
+			 * transaction, and its failed statement spoiled it. */
+			sql_rollback(w->conn);
+			return BATCH_CAREFUL;
 		}
 		if (rcs[i] && rcs[i] != WRITER_FORWARDED && sql_tx_aborted(w->conn)) {
 			/* The engine gave the whole transaction up (I/O
@@ -133,6 +146,17 @@ static int run_batch(struct writer *w, struct writer_op **ops, int *rcs, size_t 
 		return rc;
 	}
 	return sql_commit(w->conn);
+}
+
+/* Before a batch runs again: its own state (hooks) and its ops' results
+ * start afresh, except for ops already handed to another writer. */
+static void reset_batch(struct writer *w, int *rcs, size_t n, int rc)
+{
+	if (w->hooks.after_batch)
+		w->hooks.after_batch(w->hooks.ctx, rc);
+	for (size_t i = 0; i < n; i++)
+		if (rcs[i] != WRITER_FORWARDED)
+			rcs[i] = 0;
 }
 
 /* Sleeps 1..max_ms ms, at random. */
@@ -189,7 +213,11 @@ static void *writer_main(void *arg)
 
 		memset(rcs, 0, n * sizeof(*rcs));
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = run_batch(w, ops, rcs, n);
+		rc = run_batch(w, ops, rcs, n, 0);
+		if (rc == BATCH_CAREFUL) {
+			reset_batch(w, rcs, n, rc);
+			rc = run_batch(w, ops, rcs, n, 1);
+		}
 		for (int attempt = 1; rc == INLET_EBUSY && attempt < BUSY_ATTEMPTS; attempt++) {
 			/* A deadlock or lock timeout against another node's
 			 * writer on PostgreSQL (or, on SQLite, a BEGIN or
@@ -197,15 +225,11 @@ static void *writer_main(void *arg)
 			 * the batch is kept, its own state is reset as after
 			 * any failure, and every op applies afresh after a
 			 * short random pause, so the two do not meet again. */
-			if (w->hooks.after_batch)
-				w->hooks.after_batch(w->hooks.ctx, rc);
-			for (size_t i = 0; i < n; i++)
-				if (rcs[i] != WRITER_FORWARDED)
-					rcs[i] = 0;
+			reset_batch(w, rcs, n, rc);
 			log_msg(LOG_WARN, "writer %s: batch of %zu met another writer (attempt %d); again", w->name, n,
 				attempt);
 			pause_ms_upto(5 * attempt);
-			rc = run_batch(w, ops, rcs, n);
+			rc = run_batch(w, ops, rcs, n, 1);
 		}
 		if (!(n == 1 && ops[0]->exclusive))
 			metrics_batch(n, ms_since(&t0));
