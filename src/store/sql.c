@@ -245,11 +245,6 @@ int sql_tx_aborted(struct sql_conn *c)
 	return c->in_tx && c->ops->tx_aborted(c);
 }
 
-void *sql_sqlite_handle(struct sql_conn *c)
-{
-	return c->ops->engine == SQL_SQLITE ? sql_sqlite_db(c) : NULL;
-}
-
 /* ---- migrations ---------------------------------------------------------- */
 
 int sql_schema_version(struct sql_conn *c, int *version)

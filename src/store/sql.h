@@ -128,11 +128,6 @@ int sql_in_tx(const struct sql_conn *c);
  * connection. The caller then rolls back. */
 int sql_tx_aborted(struct sql_conn *c);
 
-/* For stores not yet written on this API: the sqlite3 handle under a
- * SQLite connection (NULL on PostgreSQL). Goes when the last of them has
- * moved. */
-void *sql_sqlite_handle(struct sql_conn *c);
-
 /* Numbered migrations: applies migrations[current..n) each in its own
  * transaction and records the new version in it; a database whose version
  * is above n is refused with INLET_EDB. SQLite keeps the version in PRAGMA

@@ -63,8 +63,7 @@ struct sql_stmt {
 };
 
 extern const struct sql_ops sql_sqlite_ops;
-/* sql_sqlite.c: the sqlite3 handle of a SQLite connection. */
-void *sql_sqlite_db(struct sql_conn *c);
+
 extern const struct sql_ops sql_pg_ops;
 
 /* Copies the engine's message into c->err (truncated). */

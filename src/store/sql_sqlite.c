@@ -286,10 +286,6 @@ static int lite_tx_aborted(const struct sql_conn *c)
 	return sqlite3_get_autocommit(db_of(c)) != 0;
 }
 
-void *sql_sqlite_db(struct sql_conn *c)
-{
-	return db_of(c);
-}
 
 static int lite_migrate_prepare(struct sql_conn *c)
 {

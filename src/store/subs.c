@@ -10,7 +10,6 @@
 #include "core/enc.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "store/db.h"
 #include "store/subs_int.h"
 #include "store/sql.h"
 #include "store/writer.h"
@@ -672,18 +671,6 @@ int substore_expired(struct substore *s, int64_t endpoint_id, int64_t before_id,
 }
 
 /* Transitional: store/move.c still reads rows on raw SQLite handles. */
-void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->endpoint_id = sqlite3_column_int64(st, 1);
-	r->status = sqlite3_column_int(st, 2);
-	r->key_version = (uint32_t)sqlite3_column_int64(st, 3);
-	r->nfiles = sqlite3_column_int(st, 4);
-	r->sealed_len = (size_t)sqlite3_column_bytes(st, 5);
-	r->sealed = arena_memdup(a, sqlite3_column_blob(st, 5), r->sealed_len);
-}
-
 void substore_row_from_sql(struct arena *a, struct sql_stmt *st, struct sub_row *r)
 {
 	const void *p;
@@ -832,7 +819,6 @@ int substore_open_target(struct substore **out, const char *target, const char *
 		goto out;
 	/* Raw SQLite readers for store/move.c and store/events_read.c until
 	 * they are on store/sql.h; PostgreSQL has none. */
-	s->raw_readers = pg ? NULL : db_pool_create(target, 0);
 	s->readers = sql_pool_create(target, 0, 0, 5000);
 	s->path = xstrdup(target);
 	s->schema = schema ? xstrdup(schema) : NULL;
@@ -851,7 +837,6 @@ void substore_close(struct substore *s)
 	if (!s)
 		return;
 	writer_destroy(s->writer);
-	db_pool_destroy(s->raw_readers);
 	sql_pool_destroy(s->readers);
 	free(s->path);
 	free(s->schema);

@@ -2,14 +2,12 @@
 #ifndef INLET_STORE_SUBS_INT_H
 #define INLET_STORE_SUBS_INT_H
 
-#include <sqlite3.h>
 #include <stdint.h>
 
 #include "store/subs.h"
 
 struct arena;
 struct writer;
-struct db_pool;
 struct sql_conn;
 struct sql_pool;
 struct sql_stmt;
@@ -19,9 +17,6 @@ struct sql_stmt;
 struct substore {
 	struct writer *writer;
 	struct sql_pool *readers; /* substore_reader */
-	/* Raw SQLite readers for code not yet on store/sql.h; goes with
-	 * sql_sqlite_handle. NULL on PostgreSQL. */
-	struct db_pool *raw_readers;
 	char *path;   /* the target: a SQLite file or a postgres:// URL */
 	char *schema; /* PostgreSQL schema, or NULL */
 	/* Per-batch count deltas, folded into endpoint_counts before commit,
@@ -58,9 +53,6 @@ struct substore {
 /* Reads a row selected as "id,endpoint_id,status,key_version,nfiles,sealed"
  * (the sealed bytes are copied into a). */
 void substore_row_from_sql(struct arena *a, struct sql_stmt *st, struct sub_row *r);
-/* The same on a raw SQLite statement, for store/move.c until it is on
- * store/sql.h. */
-void substore_row_from(struct arena *a, sqlite3_stmt *st, struct sub_row *r);
 
 /* A reader connection (scoped to the store's schema), and back. */
 int substore_reader(struct substore *s, struct sql_conn **out);

@@ -27,7 +27,6 @@ struct writer {
 	int stopping;                  /* under lock: no new ops accepted */
 	struct sql_conn *conn;         /* writer thread only */
 	struct sql_stmt *stmts[NSTMT]; /* writer thread only */
-	sqlite3_stmt *raw[NSTMT];      /* writer thread only (writer_stmt) */
 	unsigned max_batch;
 	struct writer_hooks hooks;
 	char name[64];
@@ -43,22 +42,6 @@ struct sql_stmt *writer_sql(struct writer *w, int slot, const char *sql)
 	}
 	sql_reset(w->stmts[slot]);
 	return w->stmts[slot];
-}
-
-sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql)
-{
-	sqlite3 *db = sql_sqlite_handle(w->conn);
-
-	if (slot < 0 || slot >= NSTMT || !db)
-		return NULL;
-	if (!w->raw[slot] &&
-	    sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->raw[slot], NULL) != SQLITE_OK) {
-		log_msg(LOG_ERROR, "writer %s: prepare failed: %s", w->name, sqlite3_errmsg(db));
-		return NULL;
-	}
-	sqlite3_reset(w->raw[slot]);
-	sqlite3_clear_bindings(w->raw[slot]);
-	return w->raw[slot];
 }
 
 static double ms_since(const struct timespec *t0)
@@ -351,10 +334,8 @@ void writer_destroy(struct writer *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	for (int i = 0; i < NSTMT; i++) {
+	for (int i = 0; i < NSTMT; i++)
 		sql_finalize(w->stmts[i]);
-		sqlite3_finalize(w->raw[i]);
-	}
 	sql_close(w->conn);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);

@@ -7,8 +7,6 @@
 #ifndef INLET_STORE_WRITER_H
 #define INLET_STORE_WRITER_H
 
-#include <sqlite3.h>
-
 struct sql_conn;
 struct sql_stmt;
 struct writer;
@@ -61,9 +59,6 @@ int writer_run(struct writer *w, struct writer_op *op);
  * and store/move.c, 16..63 to store/events.c. NULL if it fails to prepare
  * (logged). */
 struct sql_stmt *writer_sql(struct writer *w, int slot, const char *sql);
-/* The same on the raw sqlite3 handle, for stores not yet on store/sql.h
- * (SQLite only; its own slots). Goes with sql_sqlite_handle. */
-sqlite3_stmt *writer_stmt(struct writer *w, int slot, const char *sql);
 /* Commits everything already queued, then stops the thread. Accepts NULL. */
 void writer_destroy(struct writer *w);
 
