@@ -23,25 +23,14 @@ import { startStack } from '../lib/stack.mjs';
 import { startLoad, verifyAcked } from '../lib/load.mjs';
 import { apiClient, createEndpoint, listAll, multipart, postForm, request } from '../lib/http.mjs';
 import { stopAllPostgres } from '../lib/postgres.mjs';
+import { waitFor } from '../lib/events.mjs';
 
 const T = { timeout: 180_000 * SCALE };
-const WAIT_MS = 15_000 * SCALE;
 let stack;
 let owner;
 let api; // through nginx
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn, ms = WAIT_MS) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${ms} ms (last: ${JSON.stringify(last)})`);
-}
 
 /** inlet_ingest_total{outcome="accepted"} of one node. */
 async function accepted(node) {
@@ -126,10 +115,10 @@ test('posts through nginx land exactly once, files in S3, both nodes taking a sh
   }
 
   // The day's counters, from ClickHouse, count the posts of both nodes.
-  const day = await until('stats count every post', async () => {
+  const day = await waitFor('stats count every post', async () => {
     const s = await api.get(`/api/v1/endpoints/${ep.id}/stats?days=1`);
     return s.status === 200 && s.json.data[0].submissions === N ? s.json.data[0] : null;
-  });
+  }, 15_000);
   assert.equal(day.submissions, N);
 });
 
@@ -158,8 +147,8 @@ test('a stream open on node 1 shows a post taken by node 2', T, async () => {
     await sleep(200); // the subscription is in place on node 1
     const r = await postForm(b.url, ep.key, 'json', { token: 'live-through-b' });
     assert.equal(r.status, 200, r.text);
-    const frame = await until('the post shows on node 1', async () =>
-      frames.find((f) => f.includes('submission.created') && f.includes(r.json.id)));
+    const frame = await waitFor('the post shows on node 1', async () =>
+      frames.find((f) => f.includes('submission.created') && f.includes(r.json.id)), 15_000);
     assert.ok(!frame.includes('live-through-b'), 'no field in the stream');
   } finally {
     req.destroy();
@@ -171,12 +160,12 @@ test('an endpoint one node moves to a store of its own: both nodes follow it, no
   const load = startLoad({ url: stack.url, key: ep.key, clients: 8, deadline: Date.now() + 120_000 * SCALE, tag: 'move' });
   let moved;
   try {
-    moved = await until('the endpoint moves out of the shared store', async () => {
+    moved = await waitFor('the endpoint moves out of the shared store', async () => {
       const r = await api.get(`/api/v1/endpoints/${ep.id}`);
       return r.status === 200 && r.json.location !== 'shared' && r.json.move === null ? r.json : null;
-    }, 120_000 * SCALE);
+    }, 120_000);
     const atMove = load.acked.length;
-    await until('posts go on after the move', async () => load.acked.length >= atMove + 300, 60_000 * SCALE);
+    await waitFor('posts go on after the move', async () => load.acked.length >= atMove + 300, 60_000);
   } finally {
     load.stop();
   }
@@ -202,11 +191,11 @@ test('kill -9 of a node under load through nginx loses no acknowledged submissio
   const ep = await createEndpoint(api, 'stack-kill', { rate_limit: { per_minute: 0, burst: 1 } });
   const victim = stack.nodes[1];
   const load = startLoad({ url: stack.url, key: ep.key, clients: 12, deadline: Date.now() + 60_000 * SCALE, tag: 'stack' });
-  await until('load is flowing', async () => load.acked.length >= 200, 30_000 * SCALE);
+  await waitFor('load is flowing', async () => load.acked.length >= 200, 30_000);
   victim.proc.kill('SIGKILL');
   await victim.exited;
   const atKill = load.acked.length;
-  await until('load goes on through the other node', async () => load.acked.length >= atKill + 300, 30_000 * SCALE);
+  await waitFor('load goes on through the other node', async () => load.acked.length >= atKill + 300, 30_000);
   load.stop();
   const res = await load.done;
   assert.ok(res.acked.length > 500, `acked ${res.acked.length}`);

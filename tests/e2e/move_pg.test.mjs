@@ -14,34 +14,15 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { REPO_ROOT, INLET_BIN, SCALE, assertNoSanitizer, makeDataDir, runInlet } from '../lib/inlet.mjs';
+import { SCALE, makeDataDir, runInlet } from '../lib/inlet.mjs';
 import { startPostgres, stopAllPostgres, postgresBinDir } from '../lib/postgres.mjs';
+import { runUnitOnPostgres } from '../lib/unit_pg.mjs';
 
 after(stopAllPostgres);
 
-const asan = INLET_BIN.includes(`${path.sep}asan${path.sep}`);
-const UNIT = path.join(REPO_ROOT, asan ? 'build/asan/tests/test_move_sql' : 'build/tests/test_move_sql');
-
-function runUnit(env) {
-  return new Promise((resolve) => {
-    execFile(UNIT, [], { env: { ...process.env, ...env }, timeout: 300_000 * SCALE, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (err.code ?? err.signal) : 0, out: `${stdout}${stderr}` }));
-  });
-}
-
 test('the move unit tests pass against PostgreSQL', { timeout: 600_000 * SCALE }, async () => {
-  assert.ok(existsSync(UNIT), `${UNIT} is built (make unit)`);
-  const pg = await startPostgres();
-  const { code, out } = await runUnit({ INLET_TEST_DATABASE_URL: pg.url });
-  assertNoSanitizer(out, 'test_move_sql');
-  assert.equal(code, 0, `test_move_sql failed:\n${out.slice(-6000)}`);
-  // Two groups ran, SQLite then PostgreSQL, with the same cases.
-  const passed = [...out.matchAll(/\[  PASSED  \] (\d+) test/g)].map((m) => Number(m[1]));
-  assert.equal(passed.length, 2, `two cmocka groups ran:\n${out.slice(-3000)}`);
-  assert.equal(passed[0], passed[1], 'as many cases passed on each engine');
-  assert.ok(!/\[  FAILED  \]/.test(out), out.slice(-3000));
+  const out = await runUnitOnPostgres('test_move_sql');
   assert.match(out, /\[       OK \] t_move_far/);
-  await pg.stop();
 });
 
 test('inlet backup on PostgreSQL: pg_dump of the database, then the blobs', { timeout: 120_000 * SCALE }, async () => {
