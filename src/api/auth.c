@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "app/sesscache.h"
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/enc.h"
@@ -183,10 +184,31 @@ out:
 	json_object_put(body);
 }
 
+/* The session of a token hash and its user (password_hash NULL): from
+ * this node's cache, else from the tenant store and then cached. */
+static int session_lookup(struct http_req *r, const uint8_t hash[32], struct session *s, struct user *u)
+{
+	struct app *app = http_app(r);
+	int64_t now = now_ms();
+	uint64_t gen;
+	int rc;
+
+	if (sesscache_get(app->sessions, hash, now, http_arena(r), s, u) == 0)
+		return 0;
+	gen = sesscache_gen(app->sessions); /* before the read: an end announced meanwhile wins */
+	rc = sessions_get(app->tenant, hash, http_arena(r), s);
+	if (!rc)
+		rc = sessions_user_by_id(app->tenant, s->user_id, http_arena(r), u);
+	if (!rc) {
+		sesscache_put(app->sessions, gen, hash, now, s, u);
+		u->password_hash = NULL; /* as from the cache: nobody past a session needs it */
+	}
+	return rc;
+}
+
 /* The caller's cookie session and user; 401 answered when there is none. */
 static int cookie_session(struct http_req *r, char token[64], struct session *s, struct user *u)
 {
-	struct app *app = http_app(r);
 	uint8_t hash[32];
 	int rc;
 
@@ -195,9 +217,7 @@ static int cookie_session(struct http_req *r, char token[64], struct session *s,
 		return INLET_EAUTH;
 	}
 	vault_sha256(token, strlen(token), hash);
-	rc = sessions_get(app->tenant, hash, http_arena(r), s);
-	if (!rc)
-		rc = sessions_user_by_id(app->tenant, s->user_id, http_arena(r), u);
+	rc = session_lookup(r, hash, s, u);
 	if (rc) {
 		http_error(r, 401, "unauthorized", "The session has ended; log in again.");
 		return INLET_EAUTH;
@@ -246,6 +266,8 @@ void api_auth_logout(struct http_req *r)
 		return;
 	vault_sha256(token, strlen(token), hash);
 	(void)sessions_delete(app->tenant, hash);
+	/* Here and, through Redis, on every other node at once. */
+	sesscache_invalidate_session(app->sessions, s.id);
 	set_cookie(r, "", 0);
 	http_respond_empty(r, 204);
 }
@@ -294,6 +316,10 @@ void api_auth_session_revoke(struct http_req *r)
 	if (cookie_session(r, token, &s, &u) || !csrf_ok(r, token))
 		return;
 	rc = sessions_revoke(app->tenant, u.id, http_param(r, "id"));
+	/* Only the user is known by id here: all of the user's entries go
+	 * (the others are read again). */
+	if (!rc)
+		sesscache_invalidate_user(app->sessions, u.id);
 	if (rc == INLET_ENOTFOUND)
 		http_error(r, 404, "not_found", "No such session.");
 	else if (rc)
@@ -314,7 +340,6 @@ int api_role_rank(const char *role)
 
 int api_session_user(struct http_req *r, int csrf, struct user *u)
 {
-	struct app *app = http_app(r);
 	struct session s;
 	uint8_t hash[32];
 	char token[64];
@@ -323,9 +348,7 @@ int api_session_user(struct http_req *r, int csrf, struct user *u)
 	if (api_session_token(r, token, sizeof(token)))
 		return INLET_EAUTH;
 	vault_sha256(token, strlen(token), hash);
-	rc = sessions_get(app->tenant, hash, http_arena(r), &s);
-	if (!rc)
-		rc = sessions_user_by_id(app->tenant, s.user_id, http_arena(r), u);
+	rc = session_lookup(r, hash, &s, u);
 	if (rc == INLET_ENOTFOUND)
 		rc = INLET_EAUTH;
 	if (!rc && csrf && !csrf_ok(r, token))

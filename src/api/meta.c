@@ -5,6 +5,7 @@
 #include "app/app.h"
 #include "app/clickhouse.h"
 #include "app/redis.h"
+#include "app/sesscache.h"
 #include "blob/blob.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -76,6 +77,22 @@ void api_healthz(struct http_req *r)
 	json_object_put(o);
 }
 
+/* The session cache's counters (app/sesscache.h). */
+static int session_metrics(struct app *app, struct buf *b)
+{
+	uint64_t hits, misses;
+	size_t entries;
+
+	sesscache_stats(app->sessions, &hits, &misses, &entries);
+	return buf_printf(b,
+			  "# HELP inlet_session_cache_hits_total Cookie sessions found in this node's cache.\n"
+			  "# TYPE inlet_session_cache_hits_total counter\ninlet_session_cache_hits_total %llu\n"
+			  "# HELP inlet_session_cache_misses_total Cookie sessions read from the tenant store.\n"
+			  "# TYPE inlet_session_cache_misses_total counter\ninlet_session_cache_misses_total %llu\n"
+			  "# TYPE inlet_session_cache_entries gauge\ninlet_session_cache_entries %zu\n",
+			  (unsigned long long)hits, (unsigned long long)misses, entries) ? -1 : 0;
+}
+
 void api_metrics(struct http_req *r)
 {
 	struct app *app = http_app(r);
@@ -85,7 +102,8 @@ void api_metrics(struct http_req *r)
 
 	buf_init(&b, 4u << 20);
 	vault_cache_stats(app->vault, &hits, &misses, &entries);
-	if (metrics_render(&b, hits, misses, entries) || (app->ch && ch_metrics_render(app->ch, &b)))
+	if (metrics_render(&b, hits, misses, entries) || (app->ch && ch_metrics_render(app->ch, &b)) ||
+	    session_metrics(app, &b))
 		http_error(r, 500, "internal", "metrics too large");
 	else
 		http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);

@@ -11,6 +11,7 @@
 #include "app/evdicts.h"
 #include "app/live.h"
 #include "app/redis.h"
+#include "app/sesscache.h"
 #include "app/tally.h"
 #include "jobs/runner.h"
 #include "jobs/webhook.h"
@@ -63,6 +64,7 @@ static int open_smtp(struct app *a)
 /* ---- several nodes: what goes through Redis ---------------------------------
  * "<prefix>:live"       "<account id>\n<endpoint pid>\n<type>\n<json>" per event
  * "<prefix>:endpoints"  "<endpoint id>" per change of an endpoint's settings
+ * "<prefix>:sessions"   "s:<session id>" or "u:<user id>" per session ended
  * Ids are the rows' own: the nodes share one tenant store (PostgreSQL). */
 
 #define WIRE_MAX (24 + 48 + LIVE_TYPE_MAX + LIVE_DATA_MAX)
@@ -132,13 +134,29 @@ static void on_invalidation(void *arg, const char *msg, size_t len)
 		ep_cache_forget(a->endpoints, id);
 }
 
+static void forward_session_end(void *arg, const char *msg, size_t len)
+{
+	struct app *a = arg;
+
+	if (a->redis)
+		(void)rds_publish(a->redis, "sessions", msg, len);
+}
+
+static void on_session_end(void *arg, const char *msg, size_t len)
+{
+	struct app *a = arg;
+
+	(void)sesscache_apply(a->sessions, msg, len);
+}
+
 /* The subscriber (re)joined: invalidations sent while it was away are
- * lost, so every cached endpoint is read again. */
+ * lost, so every cached endpoint and session is read again. */
 static void on_resync(void *arg)
 {
 	struct app *a = arg;
 
 	ep_cache_clear(a->endpoints);
+	sesscache_clear(a->sessions);
 }
 
 static int open_redis(struct app *a)
@@ -160,7 +178,8 @@ static int open_redis(struct app *a)
 		return err;
 	}
 	if ((err = rds_listen(a->redis, "live", on_live, a)) ||
-	    (err = rds_listen(a->redis, "endpoints", on_invalidation, a)))
+	    (err = rds_listen(a->redis, "endpoints", on_invalidation, a)) ||
+	    (err = rds_listen(a->redis, "sessions", on_session_end, a)))
 		return err;
 	rds_on_resync(a->redis, on_resync, a);
 	/* The same on every node (one master key), so every node names a
@@ -170,6 +189,7 @@ static int open_redis(struct app *a)
 	secure_wipe(key, sizeof(key));
 	live_on_publish(a->live, forward_live, a);
 	ep_cache_on_invalidate(a->endpoints, forward_invalidation, a);
+	sesscache_on_invalidate(a->sessions, forward_session_end, a);
 	return rds_start(a->redis);
 }
 
@@ -313,6 +333,7 @@ int app_open(struct app **out, const struct config *cfg, int full)
 	if ((rc = open_blobs(a)))
 		goto out;
 	a->endpoints = ep_cache_create(a->tenant, 10000, (int64_t)cfg->endpoint_cache_ttl_ms);
+	a->sessions = sesscache_create(SESSCACHE_MAX, (int64_t)cfg->session_cache_ttl_ms);
 	a->rl = ratelimit_create();
 	if (cfg->clickhouse_url) {
 		struct ch_config cc = { .url = cfg->clickhouse_url, .batch_rows = cfg->ch_batch_rows,
@@ -370,6 +391,7 @@ void app_close(struct app *a)
 	ch_destroy(a->ch); /* after the counters and the writers: they feed it */
 	live_destroy(a->live); /* after the writers: their completions publish */
 	ep_cache_destroy(a->endpoints);
+	sesscache_destroy(a->sessions);
 	ratelimit_destroy(a->rl);
 	blob_close(a->blobs);
 	tenant_close(a->tenant);

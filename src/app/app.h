@@ -44,6 +44,8 @@ struct app {
 	struct shards *shards;    /* which store holds each endpoint; the mover */
 	struct blob_store *blobs; /* DATA/blobs or an S3 bucket (blob/s3.h) */
 	struct ep_cache *endpoints;
+	struct sesscache *sessions; /* cookie sessions by token hash (app/sesscache.h); NULL
+				     * without the full app: every lookup reads the store */
 	struct ratelimit *rl;
 	struct pubid *ids;
 	struct tally *tally;      /* daily counters */
@@ -65,7 +67,7 @@ struct app {
 	 * afterwards, shared by the mail workers. */
 	struct smtp_config *smtp;
 	/* INLET_REDIS_URL (app/redis.h): shared rate limits, the live bus and
-	 * endpoint invalidations across nodes; NULL: one node (or the app of a
+	 * endpoint and session invalidations across nodes; NULL: one node (or the app of a
 	 * CLI command that needs no server parts). */
 	struct rds *redis;
 };

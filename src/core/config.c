@@ -31,6 +31,7 @@ void config_defaults(struct config *c)
 	c->streams_per_account = 64;
 	c->stream_ping_ms = 15000;
 	c->endpoint_cache_ttl_ms = 5000;
+	c->session_cache_ttl_ms = 5000;
 	snprintf(c->redis_prefix, sizeof(c->redis_prefix), "inlet");
 	c->redis_connect_ms = 50;
 	c->redis_timeout_ms = 100;
@@ -295,6 +296,7 @@ int config_from_env(struct config *c, char *err, size_t errsize)
 	rc = rc ? rc : env_uint("INLET_STREAMS_PER_ACCOUNT", &c->streams_per_account, 1, 100000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_STREAM_PING_MS", &c->stream_ping_ms, 100, 300000, err, errsize);
 	rc = rc ? rc : env_size("INLET_ENDPOINT_CACHE_TTL_MS", &c->endpoint_cache_ttl_ms, 0, 3600000, err, errsize);
+	rc = rc ? rc : env_size("INLET_SESSION_CACHE_TTL_MS", &c->session_cache_ttl_ms, 0, 3600000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_REDIS_CONNECT_TIMEOUT_MS", &c->redis_connect_ms, 1, 10000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_REDIS_TIMEOUT_MS", &c->redis_timeout_ms, 1, 10000, err, errsize);
 	rc = rc ? rc : env_uint("INLET_REDIS_POOL", &c->redis_pool, 0, 64, err, errsize);

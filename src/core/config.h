@@ -56,6 +56,8 @@ struct config {
 	unsigned stream_ping_ms;  /* INLET_STREAM_PING_MS; a quiet stream's keep-alive, 15 s */
 	size_t endpoint_cache_ttl_ms; /* INLET_ENDPOINT_CACHE_TTL_MS; how long a node trusts its copy of
 				   * an endpoint's settings when nobody announced a change, 5 s */
+	size_t session_cache_ttl_ms; /* INLET_SESSION_CACHE_TTL_MS; how long a node trusts its copy of a
+				  * cookie session when nobody announced its end, 5 s; 0: no cache */
 	/* Several nodes (app/redis.h). */
 	const char *redis_url;    /* INLET_REDIS_URL, redis://[[user]:password@]host[:port][/db];
 				   * NULL: one node, everything in process memory */
