@@ -32,6 +32,8 @@
  * picks the shared store once the endpoint's rows start to go there).
  * Writes need no such wait: the cut-over mark refuses them (subs.c). */
 #define ROUTE_CHECK_MS 500
+/* Copy rounds past the scan's before a move cuts over regardless. */
+#define CATCH_UP_ROUNDS 64
 #define ROUTE_CHECKS 1024 /* slots of the when-last-asked table */
 
 struct route {
@@ -404,6 +406,7 @@ static int move_one(struct shards *s, int64_t endpoint_id)
 	char location[128];
 	int64_t total = 0, copied = 0, step, scan_done;
 	int caught_up = 0, complete, rc, published = 0, events;
+	int64_t rounds = 0, max_rounds;
 
 	if ((rc = tenant_endpoint_by_id(s->t, endpoint_id, a, &ep)))
 		goto out;
@@ -426,10 +429,19 @@ static int move_one(struct shards *s, int64_t endpoint_id)
 		goto out;
 	log_msg(LOG_INFO, "endpoint %s: moving %lld %s to %s", ep.pid, (long long)total,
 		events ? "events" : "submissions", location);
+	/* Writes faster than the copy would keep the log from ever running
+	 * short: after the rounds the scan needs and CATCH_UP_ROUNDS more,
+	 * the cutover takes the rest in one go (writes to this store wait
+	 * for it meanwhile, however long the rest is). */
+	max_rounds = (total > 0 ? total : 0) / (int64_t)s->batch + 1 + CATCH_UP_ROUNDS;
 	while (!caught_up) {
 		if (stop_requested(s, endpoint_id)) {
 			rc = INLET_ESHUTDOWN;
 			goto out;
+		}
+		if (rounds++ >= max_rounds) {
+			log_msg(LOG_WARN, "endpoint %s: writes outpace the copy; cutting over with the rest", ep.pid);
+			break;
 		}
 		if ((rc = move_copy_step(s->shared, dst, endpoint_id, events, s->batch, &step, &caught_up)))
 			goto out;

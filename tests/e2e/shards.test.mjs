@@ -33,6 +33,34 @@ async function waitMoved(api, epId, ms = 30_000 * SCALE) {
   throw new Error(`the move did not finish: ${JSON.stringify({ location: last?.location, move: last?.move })}`);
 }
 
+test('a move under writes faster than its copy still finishes: the cutover takes the rest', { timeout: 180_000 * SCALE }, async (t) => {
+  const data = await makeDataDir();
+  const acct = await newAccount(data);
+  // 2 rows a step and 25 ms between steps: about 80 rows a second, far
+  // below what the load sends, so the move log never runs short.
+  const server = await startServer(data, {
+    env: { INLET_SHARD_THRESHOLD: '200', INLET_MOVE_BATCH: '2', INLET_MOVE_PAUSE_MS: '25' },
+  });
+  const api = apiClient(server.url, acct.token);
+  const hot = await createEndpoint(api, 'outpaced', { rate_limit: { per_minute: 0 } });
+  const load = startLoad({ url: server.url, key: hot.key, clients: 8, deadline: Date.now() + 120_000 * SCALE, tag: 'outpace' });
+  let moved;
+  try {
+    moved = await waitMoved(api, hot.id, 90_000 * SCALE);
+    await sleep(500);
+  } finally {
+    load.stop();
+  }
+  const res = await load.done;
+  t.diagnostic(`acked ${res.acked.length}; statuses ${JSON.stringify(res.statuses)}`);
+  assert.equal(moved.location, locationOf(hot.id));
+  assert.ok(server.stderr().includes('writes outpace the copy'), 'the move cut over before the log ran short');
+  await verifyAcked(server.url, acct.token, res.acked, 'after an outpaced move');
+  const all = await listAll(api, hot.id);
+  assert.equal(all.length, res.acked.length, 'every acknowledged post once, nothing else');
+  await server.stop();
+});
+
 test('a busy endpoint moves under load: same ids, cursors and answers before, during and after', { timeout: 180_000 * SCALE }, async (t) => {
   const data = await makeDataDir();
   const acct = await newAccount(data);
